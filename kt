@@ -410,6 +410,9 @@ cmd_test() {
 	local f rc=0 passed=0 failed=0 skipped=0 s
 	parse_opts "$@"
 	need $PKGS_TEST
+	mkdir -p "$BUILD"
+	python3 "$TOP/tests/test_vmtest.py" >"$BUILD/harness-selftest.log" 2>&1 ||
+		{ cat "$BUILD/harness-selftest.log"; die "the harness's own self-test failed"; }
 	prepare_build
 	phase selftests build_selftests
 	phase initramfs make_initramfs
