@@ -397,9 +397,11 @@ run_suite() {
 	out=$(outdir "$flavour")
 	grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$out/.config" && leak=(--kmemleak)
 	rm -rf "$BUILD/logs/$flavour"
+	gcc -O2 -o "$BUILD/tsc_khz" "$TOP/tests/tsc_khz.c"
 	python3 "$TOP/tests/vmtest.py" --kernel "$out/arch/x86/boot/bzImage" \
 		--initrd "$BUILD/initramfs.cpio" --list "$LIST" \
-		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}"
+		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}" \
+		--append "tsc_early_khz=$("$BUILD/tsc_khz")"
 }
 
 summary_field() {

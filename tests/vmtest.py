@@ -246,9 +246,10 @@ def run(args):
                     rep.result("tdp_mmu_enabled", "pass" if ok else "fail",
                                "" if ok else "kvm_amd.npt and kvm.tdp_mmu must both be Y")
             elif word == "START":
+                if not pending or pending[0][0] != rest:
+                    sys.exit(f"vmtest: the VM ran {rest}, not what {args.list} says next:"
+                             " the initramfs was made from another list")
                 cur, cur_lines, section = pending.pop(0), [], "test"
-                if cur[0] != rest:
-                    raise RuntimeError(f"VM ran {rest}, expected {cur[0]}")
                 deadline = time.monotonic() + cur[1] + GRACE_SECS
             elif word == "END":
                 m = re.match(r"(\S+) rc=(\d+) secs=(\d+)", rest)
