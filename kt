@@ -317,12 +317,16 @@ build_flavour() {
 parse_opts() {
 	OPT_FLAVOURS=default
 	OPT_AS_IS=0
+	OPT_VERBOSE=()
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--flavour=*) OPT_FLAVOURS=${1#*=} ;;
 		--flavour) shift; OPT_FLAVOURS=${1:-} ;;
 		--debug) OPT_FLAVOURS=debug ;;
 		--as-is) OPT_AS_IS=1 ;;
+		--list=*) LIST=$(readlink -f "${1#*=}") ;;
+		--list) shift; LIST=$(readlink -f "${1:-}") ;;
+		--verbose) OPT_VERBOSE=(--verbose) ;;
 		*) die "unknown option '$1' (./kt help)" ;;
 		esac
 		shift
@@ -331,6 +335,7 @@ parse_opts() {
 	OPT_FLAVOURS=${OPT_FLAVOURS//,/ }
 	local f
 	for f in $OPT_FLAVOURS; do fragments "$f" >/dev/null; done
+	[ -f "$LIST" ] || die "no test list $LIST"
 }
 
 prepare_build() {
@@ -400,7 +405,7 @@ run_suite() {
 	gcc -O2 -o "$BUILD/tsc_khz" "$TOP/tests/tsc_khz.c"
 	python3 "$TOP/tests/vmtest.py" --kernel "$out/arch/x86/boot/bzImage" \
 		--initrd "$BUILD/initramfs.cpio" --list "$LIST" \
-		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}" \
+		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}" "${OPT_VERBOSE[@]}" \
 		--append "tsc_early_khz=$("$BUILD/tsc_khz")"
 }
 
@@ -577,6 +582,9 @@ usage: ./kt COMMAND [options]
 
   --flavour F   default (the default), debug, or all (both); F may be a list
   --as-is       build build/linux even if it differs from patches/
+  --list FILE   run the tests of FILE instead of tests/kvm-selftests.list
+                (tests/bench.list holds the benchmarks)
+  --verbose     print every test's output, not only that of failures
 USAGE
 }
 

@@ -255,8 +255,8 @@ def run(args):
                 m = re.match(r"(\S+) rc=(\d+) secs=(\d+)", rest)
                 rc, secs = int(m.group(2)), int(m.group(3))
                 status, why = classify(rc, secs, cur[1], cur_lines)
-                if status == "fail":
-                    rep.diag(cur_lines, limit=200)
+                if status == "fail" or args.verbose:
+                    rep.diag(cur_lines, limit=None if args.verbose else 200)
                 elif status in ("skip", "partial"):
                     rep.diag([f"{cur[0]}: {why}"])
                 rep.result(cur[0], status, f"{why} ({secs}s)" if status == "fail" else why)
@@ -331,6 +331,7 @@ def main():
     ap.add_argument("--memory", default="4G")
     ap.add_argument("--kmemleak", action="store_true", help="the kernel has kmemleak")
     ap.add_argument("--append", default="", help="more kernel command line")
+    ap.add_argument("--verbose", action="store_true", help="print every test's output")
     sys.exit(run(ap.parse_args()))
 
 
