@@ -256,6 +256,15 @@ fragments() {
 
 outdir() { echo "$BUILD/out/$1"; }
 
+# How much slower a flavour's kernel runs the tests: KASAN and lockdep under
+# TCG take several times as long.
+timeout_scale() {
+	case $1 in
+	debug) echo 4 ;;
+	*) echo 1 ;;
+	esac
+}
+
 # Every option a fragment asks for must be in the final .config.
 check_config() {
 	local cfg=$1 frag line opt bad=""
@@ -408,6 +417,7 @@ run_suite() {
 	python3 "$TOP/tests/vmtest.py" --kernel "$out/arch/x86/boot/bzImage" \
 		--initrd "$BUILD/initramfs.cpio" --list "$LIST" \
 		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}" "${OPT_VERBOSE[@]}" \
+		--timeout-scale "$(timeout_scale "$flavour")" \
 		--append "tsc_early_khz=$("$BUILD/tsc_khz")" || true
 }
 

@@ -46,7 +46,7 @@ KILLED = 128 + 9
 TIMESTAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 
-def parse_list(path):
+def parse_list(path, scale=1):
     tests = []
     with open(path) as f:
         for line in f:
@@ -54,7 +54,7 @@ def parse_list(path):
             if not line:
                 continue
             secs, name = line.split()[:2]
-            tests.append((name, int(secs)))
+            tests.append((name, int(secs) * scale))
     return tests
 
 
@@ -140,7 +140,7 @@ def splats(lines):
 
 def qemu_cmd(args, console):
     append = ("console=ttyS0 tsc=reliable clocksource=tsc panic=-1 loglevel=4 "
-              "printk.devkmsg=on " + args.append).strip()
+              f"printk.devkmsg=on kt.timeout_scale={args.timeout_scale} " + args.append).strip()
     return [
         "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot",
         "-accel", "tcg,thread=single", "-cpu", "max", "-smp", "2", "-m", args.memory,
@@ -201,7 +201,7 @@ def tail(path, n=40):
 
 
 def run(args):
-    tests = parse_list(args.list)
+    tests = parse_list(args.list, args.timeout_scale)
     os.makedirs(args.logdir, exist_ok=True)
     console = os.path.join(args.logdir, "console.log")
     checks = ["tdp_mmu_enabled", "kernel_log"] + (["kmemleak"] if args.kmemleak else [])
@@ -332,6 +332,8 @@ def main():
     ap.add_argument("--kmemleak", action="store_true", help="the kernel has kmemleak")
     ap.add_argument("--append", default="", help="more kernel command line")
     ap.add_argument("--verbose", action="store_true", help="print every test's output")
+    ap.add_argument("--timeout-scale", type=int, default=1,
+                    help="multiply every test's timeout (a slow kernel)")
     sys.exit(run(ap.parse_args()))
 
 
