@@ -73,5 +73,45 @@ class Splats(unittest.TestCase):
             self.assertNotIn("[ 3.0] after", found[0])
 
 
+class HungVM(unittest.TestCase):
+    """The host kills a VM that outlives a test's timeout and names the test."""
+
+    def test_host_kills_and_names_the_hung_test(self):
+        import io
+        import contextlib
+        import tempfile
+        from types import SimpleNamespace
+
+        with tempfile.TemporaryDirectory() as tmp:
+            listfile = os.path.join(tmp, "list")
+            with open(listfile, "w") as f:
+                f.write("1 first\n1 hangs\n1 never_runs\n")
+            # A stand-in for QEMU: boots, passes one test, then hangs in the next.
+            script = ("echo '##KT BOOTED'; echo '##KT PARAM kvm_amd.npt=Y';"
+                      " echo '##KT PARAM kvm.tdp_mmu=Y'; echo '##KT START first';"
+                      " echo '##KT END first rc=0 secs=0'; echo '##KT START hangs';"
+                      " echo 'working...'; exec sleep 60")
+            args = SimpleNamespace(list=listfile, logdir=tmp, flavour="fake", kmemleak=False,
+                                   timeout_scale=1, verbose=False, append="", memory="1G",
+                                   kernel="k", initrd="i")
+            saved = vmtest.qemu_cmd, vmtest.GRACE_SECS
+            vmtest.qemu_cmd = lambda a, console: ["sh", "-c", script]
+            vmtest.GRACE_SECS = 1
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out):
+                    rc = vmtest.run(args)
+            finally:
+                vmtest.qemu_cmd, vmtest.GRACE_SECS = saved
+            text = out.getvalue()
+            self.assertEqual(rc, 1)
+            self.assertIn("ok 2 first", text)
+            self.assertIn("not ok 3 hangs # the VM hung: the host killed it during this test",
+                          text)
+            self.assertIn("not ok 4 never_runs # not run", text)
+            self.assertIn("not ok 5 kernel_log", text)
+            self.assertTrue(text.rstrip().endswith("2 passed, 3 failed, 0 skipped"), text)
+
+
 if __name__ == "__main__":
     unittest.main()

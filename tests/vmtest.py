@@ -153,8 +153,9 @@ class VM:
     """QEMU with the test VM's ttyS1 as a stream of lines, with deadlines."""
 
     def __init__(self, cmd, raw_log):
+        self.stderr = open(raw_log + ".qemu-stderr", "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=open(raw_log + ".qemu-stderr", "w"))
+                                     stderr=self.stderr)
         self.raw = open(raw_log, "w")
         self.buf = b""
         self.eof = False
@@ -189,6 +190,8 @@ class VM:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
         self.raw.close()
 
 
