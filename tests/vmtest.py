@@ -140,7 +140,12 @@ def splats(lines):
 
 
 def qemu_cmd(args, console):
+    # watchdog_thresh=60: single-threaded TCG can leave one vCPU unrun for
+    # tens of seconds of host time (the guest's TSC is the host's), which
+    # the soft-lockup detector's default 20 s reports as a lockup of an
+    # idle CPU.  A real lockup still shows after 120 s.
     append = ("console=ttyS0 tsc=reliable clocksource=tsc panic=-1 loglevel=4 "
+              "watchdog_thresh=60 "
               f"printk.devkmsg=on kt.timeout_scale={args.timeout_scale} " + args.append).strip()
     return [
         "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot",
