@@ -334,11 +334,12 @@ build_flavour() {
 	phase "build ($flavour)" kbuild "$flavour"
 }
 
-# Common option parsing: --flavour NAME|all, --as-is.
+# Common option parsing: --flavour NAME|all, --as-is, --kernel PATH.
 parse_opts() {
 	OPT_FLAVOURS=default
 	OPT_AS_IS=0
 	OPT_VERBOSE=()
+	OPT_KERNEL=
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--flavour=*) OPT_FLAVOURS=${1#*=} ;;
@@ -348,6 +349,8 @@ parse_opts() {
 		--list=*) LIST=$(readlink -f "${1#*=}") ;;
 		--list) shift; LIST=$(readlink -f "${1:-}") ;;
 		--verbose) OPT_VERBOSE=(--verbose) ;;
+		--kernel=*) OPT_KERNEL=$(readlink -f "${1#*=}") ;;
+		--kernel) shift; OPT_KERNEL=$(readlink -f "${1:-}") ;;
 		*) die "unknown option '$1' (./kt help)" ;;
 		esac
 		shift
@@ -357,6 +360,10 @@ parse_opts() {
 	local f
 	for f in $OPT_FLAVOURS; do fragments "$f" >/dev/null; done
 	[ -f "$LIST" ] || die "no test list $LIST"
+	if [ -n "$OPT_KERNEL" ]; then
+		[ -f "$OPT_KERNEL" ] || die "no kernel $OPT_KERNEL"
+		[ "$(wc -w <<<"$OPT_FLAVOURS")" = 1 ] || die "--kernel is one kernel: give one --flavour"
+	fi
 }
 
 prepare_build() {
@@ -380,6 +387,7 @@ cmd_build() {
 
 LIST=$TOP/tests/kvm-selftests.list
 SELFTESTS=$BUILD/selftests
+OPT_ICOUNT=0
 
 list_tests() { awk '!/^[[:space:]]*(#|$)/ { print $2 }' "$LIST"; }
 
@@ -416,20 +424,30 @@ make_initramfs() {
 	say "initramfs: $BUILD/initramfs.cpio ($(du -m "$BUILD/initramfs.cpio" | cut -f1) MiB, $(list_tests | wc -l) tests)"
 }
 
-# Run the suite on one flavour's kernel; the VM's results land in
-# build/logs/FLAVOUR (summary.json is what the totals are read from).
+# Run the suite on one flavour's kernel (or --kernel's); the VM's results
+# land in build/logs/FLAVOUR (summary.json is what the totals are read from).
 run_suite() {
-	local flavour=$1 out leak=()
-	out=$(outdir "$flavour")
-	grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$out/.config" && leak=(--kmemleak)
+	local flavour=$1 kernel leak=() mode=()
+	kernel=$(outdir "$flavour")/arch/x86/boot/bzImage
+	if [ -n "$OPT_KERNEL" ]; then
+		kernel=$OPT_KERNEL
+		[ "$flavour" = debug ] && leak=(--kmemleak)
+	else
+		grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$(outdir "$flavour")/.config" && leak=(--kmemleak)
+	fi
 	rm -rf "$BUILD/logs/$flavour"
-	gcc -O2 -o "$BUILD/tsc_khz" "$TOP/tests/tsc_khz.c"
+	if [ "$OPT_ICOUNT" = 1 ]; then
+		# Under icount the guest's TSC counts instructions: 1 GHz.
+		mode=(--icount --append "tsc_early_khz=1000000")
+	else
+		gcc -O2 -o "$BUILD/tsc_khz" "$TOP/tests/tsc_khz.c"
+		mode=(--append "tsc_early_khz=$("$BUILD/tsc_khz")")
+	fi
 	# Its verdict is read from summary.json; a run with none has failed.
-	python3 "$TOP/tests/vmtest.py" --kernel "$out/arch/x86/boot/bzImage" \
+	python3 "$TOP/tests/vmtest.py" --kernel "$kernel" \
 		--initrd "$BUILD/initramfs.cpio" --list "$LIST" \
 		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}" "${OPT_VERBOSE[@]}" \
-		--timeout-scale "$(timeout_scale "$flavour")" \
-		--append "tsc_early_khz=$("$BUILD/tsc_khz")" || true
+		--timeout-scale "$(timeout_scale "$flavour")" "${mode[@]}" || true
 }
 
 summary_field() {
@@ -443,11 +461,17 @@ cmd_test() {
 	mkdir -p "$BUILD"
 	python3 "$TOP/tests/test_vmtest.py" >"$BUILD/harness-selftest.log" 2>&1 ||
 		{ cat "$BUILD/harness-selftest.log"; die "the harness's own self-test failed"; }
-	prepare_build
+	if [ -n "$OPT_KERNEL" ]; then
+		need $PKGS_BASE $PKGS_BUILD
+		[ -d "$TREE/.git" ] || die "no tree at $TREE for the selftests (./kt tree)"
+		say "kernel: $OPT_KERNEL (not built); selftests from $TREE as it is"
+	else
+		prepare_build
+	fi
 	phase selftests build_selftests
 	phase initramfs make_initramfs
 	for f in $OPT_FLAVOURS; do
-		build_flavour "$f"
+		[ -n "$OPT_KERNEL" ] || build_flavour "$f"
 		phase "vm ($f)" run_suite "$f"
 		s=$BUILD/logs/$f/summary.json
 		if [ -f "$s" ]; then
@@ -465,6 +489,24 @@ cmd_test() {
 	[ "$failed" -eq 0 ] || rc=1
 	echo "$passed passed, $failed failed, $skipped skipped"
 	return $rc
+}
+
+# The benchmarks of tests/bench.list, their output printed, in a VM whose
+# virtual time follows the instruction count (QEMU -icount, one vCPU): the
+# figures repeat from run to run.  --wall: the usual VM, timed by the
+# host's clock, as ./kt test would run them.
+cmd_bench() {
+	local args=()
+	OPT_ICOUNT=1
+	LIST=$TOP/tests/bench.list
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--wall) OPT_ICOUNT=0 ;;
+		*) args+=("$1") ;;
+		esac
+		shift
+	done
+	cmd_test --verbose "${args[@]}"
 }
 
 # --- lint and bisect ---------------------------------------------------
@@ -596,6 +638,9 @@ usage: ./kt COMMAND [options]
 
   build [--flavour F]   build the patched kernel (bzImage) - the main job
   test  [--flavour F]   build kernel + kvm selftests, run them in a QEMU VM
+  bench [--flavour F] [--wall]
+                        the same for tests/bench.list, printing the figures,
+                        timed by instruction count (QEMU -icount) unless --wall
   tree [--reset]        make build/linux: the pinned base + patches/ (git am)
   export                regenerate patches/ from build/linux's commits
   fetch                 download and verify the pinned base tarball
@@ -608,6 +653,7 @@ usage: ./kt COMMAND [options]
   --list FILE   run the tests of FILE instead of tests/kvm-selftests.list
                 (tests/bench.list holds the benchmarks)
   --verbose     print every test's output, not only that of failures
+  --kernel PATH test (or bench) this bzImage of the flavour; build none
 USAGE
 }
 
@@ -617,6 +663,7 @@ main() {
 	case $cmd in
 	build) cmd_build "$@" ;;
 	test) cmd_test "$@" ;;
+	bench) cmd_bench "$@" ;;
 	tree) need $PKGS_BASE; cmd_tree "$@" ;;
 	export) cmd_export "$@" ;;
 	fetch) cmd_fetch ;;

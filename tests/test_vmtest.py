@@ -367,7 +367,7 @@ def fake_run(list_text, script, console="\n".join(BOOT), kmemleak=False):
             f.write(console + "\n")
         args = SimpleNamespace(list=listfile, logdir=tmp, flavour="fake", kmemleak=kmemleak,
                                timeout_scale=1, verbose=False, append="", memory="1G",
-                               kernel="k", initrd="i")
+                               kernel="k", initrd="i", icount=False)
         saved = vmtest.qemu_cmd, vmtest.GRACE_SECS, vmtest.CONSOLE_WAIT_SECS
         vmtest.qemu_cmd = lambda a, console: ["sh", "-c", script]
         vmtest.GRACE_SECS, vmtest.CONSOLE_WAIT_SECS = 1, 0.5
@@ -378,6 +378,20 @@ def fake_run(list_text, script, console="\n".join(BOOT), kmemleak=False):
         finally:
             vmtest.qemu_cmd, vmtest.GRACE_SECS, vmtest.CONSOLE_WAIT_SECS = saved
         return rc, out.getvalue()
+
+
+class QemuCmd(unittest.TestCase):
+    args = dict(timeout_scale=1, append="", memory="4G", kernel="k", initrd="i")
+
+    def test_tcg_with_two_vcpus(self):
+        cmd = " ".join(vmtest.qemu_cmd(SimpleNamespace(icount=False, **self.args), "c.log"))
+        self.assertIn("-accel tcg,thread=single -cpu max -smp 2 ", cmd)
+        self.assertNotIn("-icount", cmd)
+
+    def test_icount_has_one_vcpu(self):
+        cmd = " ".join(vmtest.qemu_cmd(SimpleNamespace(icount=True, **self.args), "c.log"))
+        self.assertIn("-accel tcg,thread=single -cpu max -icount shift=0 -smp 1 ", cmd)
+        self.assertNotIn("-smp 2", cmd)
 
 
 MEM = "MemAvailable:3600000 HugePages_Free:64 PcpFree:30000"

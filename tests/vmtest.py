@@ -41,6 +41,10 @@ BOOT_SECS = 300         # QEMU start to init; KASAN + lockdep boot slowly under 
 GRACE_SECS = 60         # beyond a test's own timeout before the host gives up
 END_SECS = 600          # the two kmemleak scans, at boot and at the end
 CONSOLE_WAIT_SECS = 10  # for a failed test's kernel log to reach console.log
+# Under --icount a test's timeout counts the VM's virtual seconds (one per
+# 10^9 instructions), each of which takes several of the host's (4.6 for
+# guest_memfd_bench): the host waits this many times longer for a test.
+ICOUNT_SLOWDOWN = 10
 
 # How much less memory may be available after the tests than before them.
 # Both figures are taken after `echo 3 >drop_caches` and a shrink of every
@@ -424,9 +428,13 @@ def qemu_cmd(args, console):
     append = ("console=ttyS0 tsc=reliable clocksource=tsc panic=-1 loglevel=8 log_buf_len=1M "
               "watchdog_thresh=60 "
               f"printk.devkmsg=on kt.timeout_scale={args.timeout_scale} " + args.append).strip()
+    # icount (benchmarks): virtual time follows the instruction count, one
+    # instruction a nanosecond, so timings repeat from run to run; it needs
+    # a single vCPU.
+    cpus = ["-icount", "shift=0", "-smp", "1"] if args.icount else ["-smp", "2"]
     return [
         "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot",
-        "-accel", "tcg,thread=single", "-cpu", "max", "-smp", "2", "-m", args.memory,
+        "-accel", "tcg,thread=single", "-cpu", "max", *cpus, "-m", args.memory,
         "-kernel", args.kernel, "-initrd", args.initrd, "-append", append,
         "-serial", f"file:{console}", "-serial", "stdio", "-monitor", "none",
     ]
@@ -572,7 +580,8 @@ def run(args):
                              " the initramfs was made from another list")
                 cur = (len(tests) - len(pending) + 1, pending.pop(0))
                 cur_lines, section = [], "test"
-                deadline = time.monotonic() + cur[1].secs + GRACE_SECS
+                slow = ICOUNT_SLOWDOWN if args.icount else 1
+                deadline = time.monotonic() + cur[1].secs * slow + GRACE_SECS
             elif word == "END":
                 m = re.match(r"(\S+) rc=(\d+) secs=(\d+)", rest)
                 if not cur or not m or m.group(1) != cur[1].name:
@@ -657,6 +666,8 @@ def main():
     ap.add_argument("--flavour", default="default")
     ap.add_argument("--memory", default="4G")
     ap.add_argument("--kmemleak", action="store_true", help="the kernel has kmemleak")
+    ap.add_argument("--icount", action="store_true",
+                    help="one vCPU, virtual time from the instruction count (benchmarks)")
     ap.add_argument("--append", default="", help="more kernel command line")
     ap.add_argument("--verbose", action="store_true", help="print every test's output")
     ap.add_argument("--timeout-scale", type=int, default=1,
