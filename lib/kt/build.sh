@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# kt, the builds: the flavours' config fragments, configure and
+# check_config, the kernel build, and the options that build, test and
+# bench share (parse_opts).  Sourced by ./kt.
+
+# --- kernel config and build -------------------------------------------
+
+fragments() {
+	local f
+	for f in base kvm selftests; do echo "$TOP/configs/$f.config"; done
+	case $1 in
+	default) ;;
+	debug) echo "$TOP/configs/debug.config" ;;
+	*) die "unknown flavour '$1' (flavours: $FLAVOURS)" ;;
+	esac
+}
+
+outdir() { echo "$BUILD/out/$1"; }
+
+# How much slower a flavour's kernel runs the tests: KASAN and lockdep under
+# TCG take several times as long.
+timeout_scale() {
+	case $1 in
+	debug) echo 4 ;;
+	*) echo 1 ;;
+	esac
+}
+
+# Every option a fragment asks for must be in the final .config.  With
+# KT_KNOWN_ONLY=TREE (bisect), options that TREE's Kconfig does not define
+# yet are skipped: a fragment may ask for what a later patch adds.
+check_config() {
+	local cfg=$1 frag line opt bad="" known=""
+	shift
+	if [ -n "${KT_KNOWN_ONLY:-}" ]; then
+		known=$(grep -rhoE --include='Kconfig*' '^(menu)?config [A-Za-z0-9_]+' "$KT_KNOWN_ONLY" |
+			awk '{ print "CONFIG_" $2 }' | sort -u)
+	fi
+	for frag in "$@"; do
+		while IFS= read -r line; do
+			opt=${line#\# }
+			opt=${opt%%[= ]*}
+			if [ -n "$known" ] && [[ $opt == CONFIG_* ]] && ! grep -qxF "$opt" <<<"$known"; then
+				continue
+			fi
+			case $line in
+			"# CONFIG_"*" is not set")
+				opt=${line#\# }
+				opt=${opt%% *}
+				grep -q "^$opt=" "$cfg" && bad+="  $line (got: $(grep "^$opt=" "$cfg"))"$'\n'
+				;;
+			CONFIG_*=*)
+				grep -qxF "$line" "$cfg" ||
+					bad+="  $line (got: $(grep -e "^${line%%=*}=" -e "# ${line%%=*} is" "$cfg" || echo unset))"$'\n'
+				;;
+			esac
+		done <"$frag"
+	done
+	[ -z "$bad" ] || die "options that did not take in $cfg:"$'\n'"$bad"
+}
+
+# configure FLAVOUR [SRC OUT]: .config for FLAVOUR from the fragments.
+configure() {
+	local flavour=$1 src=${2:-$TREE} out=${3:-$(outdir "$1")} frags
+	mapfile -t frags < <(fragments "$flavour")
+	mkdir -p "$out"
+	[ -f "$out/.config" ] && cp -p "$out/.config" "$out/.config.prev"
+	(cd "$src" && scripts/kconfig/merge_config.sh -n -O "$out" "${frags[@]}") >"$out/merge_config.log" 2>&1 ||
+		{ cat "$out/merge_config.log"; die "merge_config.sh failed"; }
+	make -s -C "$src" O="$out" olddefconfig >/dev/null
+	check_config "$out/.config" "${frags[@]}"
+	# Keep the old file (and its mtime) when nothing changed, so an
+	# unchanged config does not make kbuild re-sync.
+	if [ -f "$out/.config.prev" ] && cmp -s "$out/.config" "$out/.config.prev"; then
+		mv "$out/.config.prev" "$out/.config"
+	else
+		rm -f "$out/.config.prev"
+	fi
+}
+
+cc_var() {
+	command -v ccache >/dev/null && echo "CC=ccache gcc" || echo "CC=gcc"
+}
+
+kbuild() {
+	local flavour=$1 out
+	out=$(outdir "$flavour")
+	make -s -C "$TREE" O="$out" -j"$JOBS" "$(cc_var)" bzImage
+	say "kernel ($flavour): $out/arch/x86/boot/bzImage"
+}
+
+build_flavour() {
+	local flavour=$1
+	phase "config ($flavour)" configure "$flavour"
+	phase "build ($flavour)" kbuild "$flavour"
+}
+
+# Common option parsing: --flavour NAME|all, --as-is, --kernel PATH.
+# shellcheck disable=SC2034 # OPT_VERBOSE is read in vm.sh (run_suite)
+parse_opts() {
+	OPT_FLAVOURS=default
+	OPT_AS_IS=0
+	OPT_VERBOSE=()
+	OPT_KERNEL=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--flavour=*) OPT_FLAVOURS=${1#*=} ;;
+		--flavour) shift; OPT_FLAVOURS=${1:-} ;;
+		--debug) OPT_FLAVOURS=debug ;;
+		--as-is) OPT_AS_IS=1 ;;
+		--list=*) LIST=$(readlink -f "${1#*=}") ;;
+		--list) shift; LIST=$(readlink -f "${1:-}") ;;
+		--verbose) OPT_VERBOSE=(--verbose) ;;
+		--kernel=*) OPT_KERNEL=$(readlink -f "${1#*=}") ;;
+		--kernel) shift; OPT_KERNEL=$(readlink -f "${1:-}") ;;
+		*) die "unknown option '$1' (./kt help)" ;;
+		esac
+		shift
+	done
+	[ "$OPT_FLAVOURS" = all ] && OPT_FLAVOURS=$FLAVOURS
+	OPT_FLAVOURS=${OPT_FLAVOURS//,/ }
+	local f
+	for f in $OPT_FLAVOURS; do fragments "$f" >/dev/null; done
+	[ -f "$LIST" ] || die "no test list $LIST"
+	if [ -n "$OPT_KERNEL" ]; then
+		[ -f "$OPT_KERNEL" ] || die "no kernel $OPT_KERNEL"
+		[ "$(wc -w <<<"$OPT_FLAVOURS")" = 1 ] || die "--kernel is one kernel: give one --flavour"
+	fi
+}
+
+prepare_build() {
+	need $PKGS_BASE $PKGS_BUILD
+	if [ -d "$TREE/.git" ]; then
+		ensure_tree "$OPT_AS_IS"
+	else
+		phase unpack make_tree
+	fi
+}
+
+cmd_build() {
+	local f
+	parse_opts "$@"
+	prepare_build
+	for f in $OPT_FLAVOURS; do build_flavour "$f"; done
+	timings
+}
