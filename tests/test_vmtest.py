@@ -18,6 +18,15 @@ sys.path.insert(0, TESTS)
 import vmtest  # noqa: E402
 
 
+class LeftParams(unittest.TestCase):
+    def test_none_left_changes_nothing(self):
+        self.assertEqual(vmtest.left_params("skip", "no cap", []), ("skip", "no cap"))
+
+    def test_a_skip_that_left_one_fails(self):
+        self.assertEqual(vmtest.left_params("skip", "no cap", ["kvm.tdp_mmu=N (x)"]),
+                         ("fail", "left kvm.tdp_mmu=N (x)"))
+
+
 class Classify(unittest.TestCase):
     def test_plain_pass(self):
         self.assertEqual(vmtest.classify(0, 3, 60, ["all good"]), ("pass", ""))
@@ -446,6 +455,29 @@ class Runs(unittest.TestCase):
                             " echo '##KT END guest_memfd_test rc=4 secs=0';" + TAIL)
         self.assertEqual(rc, 1)
         self.assertIn("not ok 2 guest_memfd_test # skipped, and it must not", text)
+
+    def test_test_that_left_a_kvm_parameter_fails(self):
+        # Killed by its timeout before its atexit handler put
+        # kvm.gmem_fault_around back; vm-init did, and says so.  The test
+        # after it passes.
+        rc, text = fake_run("1 a\n1 b\n", HEAD + " echo '##KT START a';"
+                            " echo '##KT LEFT kvm.gmem_fault_around=N (its value at boot, Y, put back)';"
+                            " echo '##KT END a rc=137 secs=1'; echo '##KT START b';"
+                            " echo '##KT END b rc=0 secs=0';" + TAIL)
+        self.assertEqual(rc, 1)
+        self.assertIn("not ok 2 a # TIMEOUT after 1s; left kvm.gmem_fault_around=N"
+                      " (its value at boot, Y, put back) (1s)\n", text)
+        self.assertIn("ok 3 b\n", text)
+        self.assertTrue(text.rstrip().endswith("4 passed, 1 failed, 0 skipped"), text)
+
+    def test_passing_test_that_left_kvm_parameters_fails(self):
+        rc, text = fake_run("1 a\n", HEAD + " echo '##KT START a';"
+                            " echo '##KT LEFT kvm.tdp_mmu=N (its value at boot, Y, put back)';"
+                            " echo '##KT LEFT kvm.gmem_fault_around=N (its value at boot, Y, put back)';"
+                            " echo '##KT END a rc=0 secs=0';" + TAIL)
+        self.assertEqual(rc, 1)
+        self.assertIn("not ok 2 a # left kvm.tdp_mmu=N (its value at boot, Y, put back);"
+                      " left kvm.gmem_fault_around=N (its value at boot, Y, put back) (0s)\n", text)
 
     def test_timeout_report_shows_its_kernel_log(self):
         console = "\n".join(BOOT + [

@@ -14,7 +14,11 @@ A test is:
            reported as "# SKIP partial" and counted as skipped, not passed
   failed   anything else, including a timeout and TAP totals with fail: or
            error: above 0; and a skip or partial skip of a test the list
-           marks with "!" (one that must never skip)
+           marks with "!" (one that must never skip); and, whatever the
+           above, a test that left a kvm parameter (kvm.tdp_mmu,
+           kvm.gmem_fault_around) other than it was at boot: vm-init puts
+           it back and says so (##KT LEFT), so that the tests after it run
+           as they should
 
 Four more checks are tests of their own: the TDP MMU is on (kvm_amd.npt
 and kvm.tdp_mmu are Y); the kernel log is whole (console.log starts at the
@@ -163,6 +167,18 @@ def classify(rc, secs, timeout, lines, noskip=False):
         what = "skipped" if status == "skip" else "skipped part of itself"
         return "fail", f"{what}, and it must not (! in the list): {why}"
     return status, why
+
+
+def left_params(status, why, left):
+    """A test that left kvm parameters changed (vm-init's "LEFT" markers,
+    "kvm.P=V (...)") failed, whatever else it did: every test after it
+    would have run with them so, had vm-init not put them back."""
+    if not left:
+        return status, why
+    said = "; ".join(f"left {what}" for what in left)
+    if status == "fail" and why:
+        return "fail", f"{why}; {said}"
+    return "fail", said
 
 
 def _classify(rc, secs, timeout, lines):
@@ -501,7 +517,7 @@ def run(args):
     times = {"boot": None, "suite": None}
     params, pending, leaks, boot_leaks = {}, list(tests), None, []
     mem, tainted, kmemleak_errors = {}, None, []
-    section, cur, cur_lines = None, None, []
+    section, cur, cur_lines, left = None, None, [], []
     deadline = t_start + BOOT_SECS
     t_booted = None
     broke = None
@@ -579,7 +595,7 @@ def run(args):
                     sys.exit(f"vmtest: the VM ran {rest}, not what {args.list} says next:"
                              " the initramfs was made from another list")
                 cur = (len(tests) - len(pending) + 1, pending.pop(0))
-                cur_lines, section = [], "test"
+                cur_lines, section, left = [], "test", []
                 slow = ICOUNT_SLOWDOWN if args.icount else 1
                 deadline = time.monotonic() + cur[1].secs * slow + GRACE_SECS
             elif word == "END":
@@ -587,9 +603,14 @@ def run(args):
                 if not cur or not m or m.group(1) != cur[1].name:
                     sys.exit(f"vmtest: an END marker for no running test: {line}")
                 rc, secs = int(m.group(2)), int(m.group(3))
-                status, why = classify(rc, secs, cur[1].secs, cur_lines, cur[1].noskip)
+                status, why = left_params(*classify(rc, secs, cur[1].secs, cur_lines,
+                                                    cur[1].noskip), left)
                 end_test(status, f"{why} ({secs}s)" if status == "fail" else why)
                 deadline = time.monotonic() + 60
+            elif word == "LEFT":
+                # Before its END: the parameter it left changed.
+                if cur:
+                    left.append(rest)
             elif word == "SUITE_END":
                 if cur:
                     end_test("fail", "no END marker: its result was lost")
