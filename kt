@@ -7,7 +7,7 @@
 # This file holds the settings and the dispatcher; the commands live in
 # lib/kt/, a file per concern (README.md, "kt's layout"):
 #   common.sh  messages, phase times, Debian packages
-#   tree.sh    the base and the tree: fetch, tree, export
+#   tree.sh    the base and the tree: fetch, tree, export, rebase
 #   build.sh   config fragments and kernels: build
 #   vm.sh      selftests and the test VM: test, bench
 #   checks.sh  checks of the series: lint, bisect
@@ -54,6 +54,10 @@ usage: ./kt COMMAND [options]
   tree [--reset]        make build/linux: the pinned base + patches/ (git am)
   export                regenerate patches/ from build/linux's commits
   fetch                 download and verify the pinned base tarball
+  rebase VERSION        move the series onto that revision of linux-source-6.1
+                        (git am -3 in build/linux); on success rewrite base.conf
+                        and re-export patches/
+  rebase --continue     go on after resolving a conflict (or --abort: go back)
   lint                  checkpatch --strict over every patch
   bisect                apply the series one patch at a time, building each
   help                  this text
@@ -77,6 +81,7 @@ main() {
 	tree) need $PKGS_BASE; cmd_tree "$@" ;;
 	export) cmd_export "$@" ;;
 	fetch) cmd_fetch ;;
+	rebase) cmd_rebase "$@" ;;
 	lint) cmd_lint "$@" ;;
 	bisect) cmd_bisect "$@" ;;
 	help | -h | --help) usage ;;

@@ -6,6 +6,8 @@
 
 say() { printf 'kt: %s\n' "$*"; }
 die() { printf 'kt: error: %s\n' "$*" >&2; exit 1; }
+# indent PREFIX: each line of stdin, after PREFIX.
+indent() { sed "s/^/$1/"; }
 
 # Phase timing: every phase prints how long it took, and `timings` lists
 # them all at the end of a command.  A failing phase ends kt (set -e); never

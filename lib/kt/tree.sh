@@ -3,50 +3,108 @@
 #
 # kt, the base and the tree: fetch (the pinned linux-source package),
 # tree (build/linux: the base, then patches/ applied with git am), export
-# (patches/ from the tree's commits), and the series helpers the other
-# commands use (series, git_t, ensure_tree).  Sourced by ./kt.
+# (patches/ from the tree's commits), rebase (the series onto another
+# revision of the package), and the series helpers the other commands use
+# (series, git_t, ensure_tree).  Sourced by ./kt.
 
 # --- the pinned base ---------------------------------------------------
 
 sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
-tarball() { echo "$DL/$BASE_PACKAGE-$BASE_VERSION.tar.xz"; }
+tarball() { echo "$DL/$BASE_PACKAGE-${1:-$BASE_VERSION}.tar.xz"; }
 
-# Download the pinned package with apt-get, check both checksums and leave
-# the kernel tarball in $DL.  Nothing is unpacked until both match.
-cmd_fetch() {
-	local tb deb got tmp
-	need $PKGS_BASE
-	tb=$(tarball)
-	if [ -f "$tb" ] && [ "$(sha256_of "$tb")" = "$BASE_TARBALL_SHA256" ]; then
+# The SHA256 of $BASE_PACKAGE=VERSION's .deb in apt's package index (which
+# apt checked against the archive's signed Release file), or nothing.
+apt_deb_sha256() {
+	apt-cache show "$BASE_PACKAGE=$1" 2>/dev/null | sed -n 's/^SHA256: *//p' | sort -u
+}
+
+# fetch_pkg VERSION DEB_SHA256 TARBALL_SHA256: download $BASE_PACKAGE=VERSION
+# with apt-get, check both checksums and leave the kernel tarball in $DL.
+# Nothing is unpacked until both match.  With empty checksums (a revision
+# base.conf does not pin yet: rebase) the .deb must be the one apt's index
+# lists, that package at that version; both checksums are then left in
+# FETCHED_DEB_SHA256 and FETCHED_TARBALL_SHA256 for base.conf.
+fetch_pkg() {
+	local version=$1 want_deb=$2 want_tb=$3 tb deb got tmp field pins="base.conf pins"
+	tb=$(tarball "$version")
+	if [ -n "$want_tb" ] && [ -f "$tb" ] && [ "$(sha256_of "$tb")" = "$want_tb" ]; then
 		return 0
 	fi
-	mkdir -p "$DL"
-	deb="$DL/${BASE_PACKAGE}_${BASE_VERSION}_all.deb"
-	if ! [ -f "$deb" ] || [ "$(sha256_of "$deb")" != "$BASE_DEB_SHA256" ]; then
-		tmp=$(mktemp -d "$DL/apt.XXXXXX")
-		say "downloading $BASE_PACKAGE=$BASE_VERSION with apt-get"
-		if ! (cd "$tmp" && apt-get download -q "$BASE_PACKAGE=$BASE_VERSION") >/dev/null 2>&1; then
+	if [ -z "$want_deb" ]; then
+		pins="apt's index lists"
+		want_deb=$(apt_deb_sha256 "$version")
+		if [ -z "$want_deb" ]; then
 			as_root apt-get update -q >/dev/null 2>&1 || true
-			(cd "$tmp" && apt-get download -q "$BASE_PACKAGE=$BASE_VERSION" >/dev/null) ||
-				{ rm -rf "$tmp"; die "apt cannot get $BASE_PACKAGE=$BASE_VERSION (see base.conf); is Debian 12's security archive in sources.list?"; }
+			want_deb=$(apt_deb_sha256 "$version")
+		fi
+		[ -n "$want_deb" ] || die "apt knows no $BASE_PACKAGE=$version; it has: $(apt-cache madison "$BASE_PACKAGE" 2>/dev/null | awk '{ print $3 }' | paste -sd ' ')"
+		[ "$(wc -l <<<"$want_deb")" = 1 ] || die "apt lists $BASE_PACKAGE=$version with different checksums: $(tr '\n' ' ' <<<"$want_deb")"
+	fi
+	mkdir -p "$DL"
+	deb="$DL/${BASE_PACKAGE}_${version}_all.deb"
+	if ! [ -f "$deb" ] || [ "$(sha256_of "$deb")" != "$want_deb" ]; then
+		tmp=$(mktemp -d "$DL/apt.XXXXXX")
+		say "downloading $BASE_PACKAGE=$version with apt-get"
+		if ! (cd "$tmp" && apt-get download -q "$BASE_PACKAGE=$version") >/dev/null 2>&1; then
+			as_root apt-get update -q >/dev/null 2>&1 || true
+			(cd "$tmp" && apt-get download -q "$BASE_PACKAGE=$version" >/dev/null) ||
+				{ rm -rf "$tmp"; die "apt cannot get $BASE_PACKAGE=$version ($pins it); is Debian 12's security archive in sources.list?"; }
 		fi
 		mv "$tmp"/*.deb "$deb.part" && rm -rf "$tmp"
 		got=$(sha256_of "$deb.part")
-		if [ "$got" != "$BASE_DEB_SHA256" ]; then
+		if [ "$got" != "$want_deb" ]; then
 			rm -f "$deb.part"
-			die "checksum mismatch for $BASE_PACKAGE $BASE_VERSION .deb: got $got, base.conf pins $BASE_DEB_SHA256"
+			die "checksum mismatch for $BASE_PACKAGE $version .deb: got $got, $pins $want_deb"
 		fi
 		mv "$deb.part" "$deb"
 	fi
+	if [ -z "$want_tb" ]; then
+		field=$(dpkg-deb -f "$deb" Package Version | tr '\n' ' ')
+		[ "$field" = "Package: $BASE_PACKAGE Version: $version " ] ||
+			die "$deb is not $BASE_PACKAGE $version: its control file says $field"
+	fi
 	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$BASE_PACKAGE.tar.xz" >"$tb.part"
 	got=$(sha256_of "$tb.part")
-	if [ "$got" != "$BASE_TARBALL_SHA256" ]; then
+	if [ -n "$want_tb" ] && [ "$got" != "$want_tb" ]; then
 		rm -f "$tb.part"
-		die "checksum mismatch for the tarball in $deb: got $got, base.conf pins $BASE_TARBALL_SHA256"
+		die "checksum mismatch for the tarball in $deb: got $got, base.conf pins $want_tb"
 	fi
 	mv "$tb.part" "$tb"
+	FETCHED_DEB_SHA256=$want_deb
+	FETCHED_TARBALL_SHA256=$got
 	say "base: $tb (sha256 ok)"
+}
+
+# Download the pinned package and check it against base.conf.
+cmd_fetch() {
+	need $PKGS_BASE
+	fetch_pkg "$BASE_VERSION" "$BASE_DEB_SHA256" "$BASE_TARBALL_SHA256"
+}
+
+# scratch_dir NAME: a new directory for an unpacked tree that is thrown
+# away (quilt-check's, rebase's new base), in RAM (/dev/shm) when it has
+# room.  On disk, the rm -rf of such a tree (1.5 GB, 78,000 files; the disk
+# here is mounted with discard) took 200 s while kernels were building,
+# longer than all the rest of quilt-check; in /dev/shm, under a second.
+scratch_dir() {
+	local avail
+	avail=$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')
+	if [ "${avail:-0}" -gt $((4 * 1024 * 1024)) ]; then
+		mktemp -d "/dev/shm/kt-$1.XXXXXX"
+	else
+		mkdir -p "$BUILD"
+		mktemp -d "$BUILD/$1.XXXXXX"
+	fi
+}
+
+# remove_on_exit DIR: remove DIR when kt ends, on an error, Ctrl-C or a
+# kill (TERM) too; bash runs no EXIT trap for a signal it has no trap for.
+remove_on_exit() {
+	# shellcheck disable=SC2064 # DIR is known now
+	trap "rm -rf '$1'" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 }
 
 # --- the kernel git tree and the series --------------------------------
@@ -61,9 +119,21 @@ git_ident() {
 	export GIT_COMMITTER_NAME=kt GIT_COMMITTER_EMAIL=kt@localhost
 }
 
-# Make $TREE: the pristine base as one commit tagged "base", then the series
-# applied with git am.  Built in a scratch directory, so an interrupted run
-# never leaves a half-made tree behind.
+# The base commit: one parentless commit of the tarball, whose author,
+# committer and dates are fixed, so one tarball always makes the same commit
+# (make_tree and rebase agree on it).
+base_subject() { echo "Debian $BASE_PACKAGE $1"; }
+base_git() {
+	GIT_AUTHOR_NAME="Debian kernel team" GIT_AUTHOR_EMAIL=debian-kernel@lists.debian.org \
+	GIT_COMMITTER_NAME=kt GIT_COMMITTER_EMAIL=kt@localhost \
+	GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
+		git "$@"
+}
+
+# Make $TREE: the pristine base as one commit tagged "base" (and
+# "base-<version>"), then the series applied with git am.  Built in a
+# scratch directory, so an interrupted run never leaves a half-made tree
+# behind.
 make_tree() {
 	local new=$BUILD/linux.new p
 	cmd_fetch
@@ -75,11 +145,9 @@ make_tree() {
 	git -C "$new" config core.abbrev 12
 	# -f: the base commit is the tarball exactly, whatever .gitignore says.
 	git -C "$new" add -A -f .
-	GIT_AUTHOR_NAME="Debian kernel team" GIT_AUTHOR_EMAIL=debian-kernel@lists.debian.org \
-	GIT_COMMITTER_NAME=kt GIT_COMMITTER_EMAIL=kt@localhost \
-	GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
-		git -C "$new" commit -q -m "Debian $BASE_PACKAGE $BASE_VERSION"
+	base_git -C "$new" commit -q -m "$(base_subject "$BASE_VERSION")"
 	git -C "$new" tag base
+	git -C "$new" tag "base-$BASE_VERSION"
 	git_ident
 	for p in $(series); do
 		git -C "$new" am -q "$TOP/patches/$p" ||
@@ -128,6 +196,7 @@ ensure_tree() {
 		return
 	fi
 	[ "$as_is" = 1 ] && { say "building $TREE as it is (--as-is)"; return 0; }
+	rebase_in_progress && die "a rebase of $TREE to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
 	check_untracked
 	tree_matches_series && return 0
 	die "$TREE and patches/ differ.
@@ -154,6 +223,9 @@ cmd_tree() {
 cmd_export() {
 	local tmp
 	[ -d "$TREE/.git" ] || die "no tree at $TREE (./kt tree)"
+	if rebase_in_progress && [ -z "${REBASE_FINISHING:-}" ]; then
+		die "a rebase of $TREE to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
+	fi
 	git_t merge-base --is-ancestor base HEAD || die "HEAD of $TREE does not descend from the base tag"
 	[ -z "$(git_t status --porcelain -uno)" ] ||
 		die "$TREE has uncommitted changes: commit them first"
@@ -165,4 +237,254 @@ cmd_export() {
 	rm -rf "$tmp"
 	say "exported $(series | wc -l) patches to patches/"
 	git -C "$TOP" status --short -- patches
+}
+
+# --- rebase: the series onto another revision of the package ------------
+#
+# ./kt rebase VERSION fetches $BASE_PACKAGE=VERSION (checked against apt's
+# index), commits its tarball into $TREE as a new base commit (tagged
+# base-VERSION), and applies patches/ onto it one patch at a time with
+# git am -3.  The series on the old base stays as branch series/OLD.  On a
+# conflict it stops, naming the patch and its files; --continue goes on
+# once they are resolved, --abort goes back.  Once every patch is in, the
+# base tag moves, base.conf gets the new version and checksums, and
+# patches/ is exported anew (so each patch carries the new base's context).
+
+REBASE_STATE=$TREE/.git/kt-rebase
+REBASE_LOG=$BUILD/rebase.log
+
+rebase_in_progress() { [ -f "$REBASE_STATE" ]; }
+rebase_state_get() { sed -n "s/^$1=//p" "$REBASE_STATE"; }
+rebase_state_set() { sed -i "s|^$1=.*|$1=$2|" "$REBASE_STATE"; }
+git_am_in_progress() { [ -d "$(git_t rev-parse --absolute-git-dir)/rebase-apply" ]; }
+
+# Commit the unpacked tarball in SRC into $TREE's repository as a base
+# commit (the same commit make_tree would make of it) and print its id.  A
+# separate index seeded with the old base, so git stores only what changed.
+commit_base_of() {
+	local src=$1 version=$2 idx tid
+	idx=$(git_t rev-parse --absolute-git-dir)/kt-base-index
+	rm -f "$idx"
+	GIT_INDEX_FILE=$idx git_t read-tree base
+	(cd "$src" && GIT_DIR=$TREE/.git GIT_WORK_TREE=$src GIT_INDEX_FILE=$idx git add -A -f .)
+	tid=$(GIT_INDEX_FILE=$idx git_t write-tree)
+	rm -f "$idx"
+	base_git -C "$TREE" commit-tree -m "$(base_subject "$version")" "$tid"
+}
+
+# Unpack VERSION's tarball in a scratch directory and commit it.
+new_base() {
+	local version=$1 src
+	src=$(scratch_dir rebase)
+	remove_on_exit "$src"
+	say "unpacking $BASE_PACKAGE $version"
+	tar -xf "$(tarball "$version")" -C "$src" --strip-components=1
+	NEW_BASE=$(commit_base_of "$src" "$version")
+	rm -rf "$src"
+	trap - EXIT INT TERM
+}
+
+# The patch files, in series order, from the Nth (1-based) on.
+series_from() { series | tail -n +"$1"; }
+
+# The subject git am gives the commit of patches/FILE.
+patch_subject() { git mailinfo /dev/null /dev/null <"$TOP/patches/$1" | sed -n 's/^Subject: //p'; }
+
+# Apply the series from patch N on with git am -3, one patch at a time, so
+# each conflict is tied to its patch file.  Stops (dies) at a conflict.
+# The state keeps the next patch to apply (REB_NEXT) and the one a
+# conflict stopped at (REB_STOPPED), for --continue.
+rebase_apply() {
+	local n=$1 total p out files what
+	total=$(series | wc -l)
+	for p in $(series_from "$n"); do
+		if out=$(git_t am -3 "$TOP/patches/$p" 2>&1); then
+			rebase_state_set REB_NEXT $((n + 1))
+			echo "== $p" >>"$REBASE_LOG"
+			echo "$out" >>"$REBASE_LOG"
+			if grep -q '^No changes -- Patch already applied' <<<"$out"; then
+				say "[$n/$total] $p: changes nothing on the new base (already in it), dropped"
+			elif grep -q '^Falling back to patching base and 3-way merge' <<<"$out"; then
+				say "[$n/$total] $p: applied by 3-way merge"
+			fi
+		else
+			echo "== $p (stopped)" >>"$REBASE_LOG"
+			echo "$out" >>"$REBASE_LOG"
+			rebase_state_set REB_STOPPED "$n"
+			files=$(git_t diff --name-only --diff-filter=U)
+			what="conflicts in"
+			if [ -z "$files" ]; then
+				what="it touches"
+				files=$(git_t am --show-current-patch=diff 2>/dev/null |
+					sed -n 's|^diff --git a/\(.*\) b/.*|\1|p')
+			fi
+			die "[$n/$total] patches/$p does not apply to $BASE_PACKAGE $(rebase_state_get REB_VERSION); $what:
+$(indent '    ' <<<"$files")
+  git am said:
+$(grep -v -e '^Applying:' -e '^hint:' -e '^Patch failed at' -e '^When you have resolved' \
+	-e '^If you prefer to skip' -e '^To restore the original' <<<"$out" | indent '    ' | tail -n 15)
+  Resolve it in $TREE (edit the files, git add -f them), then:
+    ./kt rebase --continue   commit it, apply the rest, then write base.conf and patches/
+  or give up and go back to $BASE_VERSION (base.conf and patches/ untouched):
+    ./kt rebase --abort
+  (git am's output: $REBASE_LOG)"
+		fi
+		n=$((n + 1))
+	done
+}
+
+# Every patch is in: move the base tag, write base.conf, export patches/,
+# and say what changed.
+rebase_finish() {
+	local version from new_base old_head total commits rd
+	version=$(rebase_state_get REB_VERSION)
+	from=$(rebase_state_get REB_FROM)
+	new_base=$(rebase_state_get REB_BASE)
+	old_head=$(rebase_state_get REB_ORIG)
+	total=$(series | wc -l)
+	commits=$(git_t rev-list --count "$new_base..HEAD")
+	git_t tag -f base "$new_base" >/dev/null
+	sed -i -e "s/^BASE_VERSION=.*/BASE_VERSION=$version/" \
+		-e "s/^BASE_DEB_SHA256=.*/BASE_DEB_SHA256=$(rebase_state_get REB_DEB_SHA256)/" \
+		-e "s/^BASE_TARBALL_SHA256=.*/BASE_TARBALL_SHA256=$(rebase_state_get REB_TARBALL_SHA256)/" \
+		"$TOP/base.conf"
+	# shellcheck source=base.conf
+	. "$TOP/base.conf"
+	[ "$BASE_VERSION" = "$version" ] || die "could not rewrite $TOP/base.conf"
+	say "base.conf: $BASE_PACKAGE $BASE_VERSION (was $from)"
+	# The state goes only once patches/ is written: if the export fails,
+	# --continue runs this again.
+	REBASE_FINISHING=1 cmd_export
+	rm -f "$REBASE_STATE"
+	# range-diff leaves out line numbers: "=" is a patch whose hunks only
+	# moved, "!" one whose text or context changed.
+	rd=$(git_t range-diff --no-color "base-$from..$old_head" "base..HEAD" 2>/dev/null || true)
+	say "rebased $commits of $total patches onto $BASE_PACKAGE $BASE_VERSION:" \
+		"$(grep -c '^ *[0-9-]*: *[0-9a-f-]* = ' <<<"$rd" || true) with the same diff (at most moved)," \
+		"$(grep -c '^ *[0-9-]*: *[0-9a-f-]* ! ' <<<"$rd" || true) with changed context or text"
+	grep '^ *[0-9-]*: *[0-9a-f-]* [!<>] ' <<<"$rd" | indent 'kt:   ' || true
+	say "the old series is branch series/$from of $TREE (git range-diff base-$from..series/$from base..main)"
+	say "now: ./kt build && ./kt test, then commit base.conf and patches/"
+}
+
+rebase_start() {
+	local version=$1 from=$BASE_VERSION new_base old_head touched tagged=
+	[[ $version =~ ^[0-9][0-9a-z.+~-]*$ ]] || die "'$version' is not a Debian version (e.g. 6.1.192-3)"
+	rebase_in_progress && die "a rebase to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
+	if [ "$version" = "$BASE_VERSION" ]; then
+		say "base.conf already pins $BASE_PACKAGE $BASE_VERSION"
+		return 0
+	fi
+	phase fetch fetch_pkg "$version" "" ""
+	say "$BASE_PACKAGE $version: .deb sha256 $FETCHED_DEB_SHA256 (as apt's index), tarball sha256 $FETCHED_TARBALL_SHA256"
+	if [ -d "$TREE/.git" ]; then
+		git_am_in_progress && die "git am is in progress in $TREE: finish or abort it first"
+		ensure_tree 0
+	else
+		phase unpack make_tree
+	fi
+	[ "$(git_t log -1 --format=%s base)" = "$(base_subject "$BASE_VERSION")" ] ||
+		die "$TREE's base is $(git_t log -1 --format=%s base), not $BASE_VERSION: ./kt tree --reset"
+	phase "base $version" new_base "$version"
+	new_base=$NEW_BASE
+	old_head=$(git_t rev-parse HEAD)
+	say "$from -> $version: $(git_t diff --shortstat base "$new_base")"
+	touched=$(comm -12 <(git_t diff --name-only base "$new_base") <(git_t diff --name-only base "$old_head"))
+	if [ -n "$touched" ]; then
+		say "files both the new base and the series change:"
+		indent 'kt:   ' <<<"$touched"
+	else
+		say "the new base changes no file the series touches"
+	fi
+	git_t rev-parse -q --verify "refs/tags/base-$from" >/dev/null || git_t tag "base-$from" base
+	git_t rev-parse -q --verify "refs/tags/base-$version" >/dev/null || tagged="base-$version"
+	git_t tag -f "base-$version" "$new_base" >/dev/null
+	git_t branch -f "series/$from" "$old_head"
+	cat >"$REBASE_STATE" <<-STATE
+	REB_VERSION=$version
+	REB_FROM=$from
+	REB_DEB_SHA256=$FETCHED_DEB_SHA256
+	REB_TARBALL_SHA256=$FETCHED_TARBALL_SHA256
+	REB_BASE=$new_base
+	REB_ORIG=$old_head
+	REB_NEXT=1
+	REB_STOPPED=
+	REB_TAGGED=$tagged
+	STATE
+	: >"$REBASE_LOG"
+	git_ident
+	git_t checkout -q -B main "$new_base"
+	phase "git am -3" rebase_apply 1
+	rebase_finish
+}
+
+# After a conflict: commit the resolved patch (unless the user already did,
+# with git am --continue or --skip), then apply the rest.  After an
+# interruption: apply the rest, from the patch that was not in yet.
+rebase_continue() {
+	local n stopped
+	rebase_in_progress || die "no rebase in progress in $TREE"
+	n=$(rebase_state_get REB_NEXT)
+	stopped=$(rebase_state_get REB_STOPPED)
+	git_ident
+	if git_am_in_progress; then
+		[ -n "$stopped" ] ||
+			die "git am of patches/$(series_from "$n" | head -n 1) was interrupted in $TREE: finish it there (git am --continue) or undo it (git am --abort: it is applied again), then ./kt rebase --continue"
+		git_t am --continue >>"$REBASE_LOG" 2>&1 ||
+			die "git am --continue failed in $TREE: are all the conflicts resolved and added with git add -f? (unmerged: $(git_t diff --name-only --diff-filter=U | tr '\n' ' '))
+  Then ./kt rebase --continue again, or ./kt rebase --abort."
+	fi
+	if [ -n "$stopped" ]; then
+		say "[$stopped/$(series | wc -l)] $(series_from "$stopped" | head -n 1): resolved"
+		n=$((stopped + 1))
+		rebase_state_set REB_NEXT "$n"
+		rebase_state_set REB_STOPPED ""
+	elif [ "$n" -le "$(series | wc -l)" ] &&
+		[ "$(git_t log -1 --format=%s)" = "$(patch_subject "$(series_from "$n" | head -n 1)")" ]; then
+		# Killed between git am's commit and the state's update.
+		n=$((n + 1))
+		rebase_state_set REB_NEXT "$n"
+	fi
+	[ -n "$stopped" ] || say "resuming at [$n/$(series | wc -l)]"
+	phase "git am -3" rebase_apply "$n"
+	rebase_finish
+}
+
+rebase_abort() {
+	local from tag
+	rebase_in_progress || die "no rebase in progress in $TREE"
+	from=$(rebase_state_get REB_FROM)
+	if git_am_in_progress; then git_t am --abort >/dev/null 2>&1 || git_t am --quit; fi
+	git_t checkout -q -f -B main "series/$from"
+	git_t branch -D "series/$from" >/dev/null
+	tag=$(rebase_state_get REB_TAGGED)
+	[ -z "$tag" ] || git_t tag -d "$tag" >/dev/null
+	rm -f "$REBASE_STATE"
+	say "rebase aborted: $TREE is back on $from, as patches/ has it"
+}
+
+cmd_rebase() {
+	local action=start version=
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--continue) action="continue" ;;
+		--abort) action="abort" ;;
+		-*) die "unknown option '$1' (./kt help)" ;;
+		*)
+			[ -z "$version" ] || die "one version, please (./kt help)"
+			version=$1
+			;;
+		esac
+		shift
+	done
+	need $PKGS_BASE
+	case $action in
+	start)
+		[ -n "$version" ] || die "./kt rebase VERSION (apt has: $(apt-cache madison "$BASE_PACKAGE" 2>/dev/null | awk '{ print $3 }' | paste -sd ' '))"
+		rebase_start "$version"
+		;;
+	continue) rebase_continue ;;
+	abort) rebase_abort ;;
+	esac
+	timings
 }
