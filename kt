@@ -10,7 +10,7 @@
 #   tree.sh    the base and the tree: fetch, tree, export, rebase
 #   build.sh   config fragments and kernels: build
 #   vm.sh      selftests and the test VM: test, bench
-#   checks.sh  checks of the series: lint, bisect
+#   checks.sh  checks of the series: lint, bisect, quilt-check
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -60,6 +60,8 @@ usage: ./kt COMMAND [options]
   rebase --continue     go on after resolving a conflict (or --abort: go back)
   lint                  checkpatch --strict over every patch
   bisect                apply the series one patch at a time, building each
+  quilt-check [--keep]  quilt push -a --fuzz=0 of patches/ onto the unpacked base:
+                        no fuzz or offset, and the result equals the git tree
   help                  this text
 
   --flavour F   default (the default), debug, or all (both); F may be a list
@@ -84,6 +86,7 @@ main() {
 	rebase) cmd_rebase "$@" ;;
 	lint) cmd_lint "$@" ;;
 	bisect) cmd_bisect "$@" ;;
+	quilt-check) cmd_quilt_check "$@" ;;
 	help | -h | --help) usage ;;
 	*) usage >&2; exit 2 ;;
 	esac

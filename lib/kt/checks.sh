@@ -2,8 +2,8 @@
 # shellcheck shell=bash
 #
 # kt, the checks of the series: lint (checkpatch --strict over every
-# patch, sparse on the files it touches) and bisect (every step builds).
-# Sourced by ./kt.
+# patch, sparse on the files it touches), bisect (every step builds) and
+# quilt-check (quilt applies patches/ as git does).  Sourced by ./kt.
 
 # --- lint and bisect ---------------------------------------------------
 
@@ -124,4 +124,119 @@ cmd_bisect() {
 		die "after the whole series these selftests still do not build: $(tr '\n' ' ' <"$BUILD/bisect-broken")"
 	fi
 	say "bisect: all $total steps build"
+}
+
+# --- quilt -------------------------------------------------------------
+#
+# Debian's packaging, and anyone with quilt, applies patches/series with
+# quilt (GNU patch), not with git am.  quilt-check unpacks the pinned
+# tarball into a scratch directory, runs quilt push -a --fuzz=0 there, and
+# fails on anything patch says beyond "patching file": fuzz (which
+# --fuzz=0 turns into a failed hunk), an offset, or any other warning.
+#
+# Offsets fail too.  kt export writes each patch against the tree that the
+# patches before it make of this very base, so every hunk lands exactly
+# where it says; one that lands elsewhere means patches/ is not what kt
+# export writes (a hand edit, a reordered series, a base moved without
+# ./kt rebase), and such a hunk is the one that turns into fuzz or a
+# failure at the next base.  ./kt tree --reset && ./kt export fixes it.
+#
+# Then the quilt tree, every file of it, must equal the tree git makes of
+# the same series: the base commit plus git apply of each patch, in a
+# scratch index (what kt tree and kt build use, whatever build/linux holds
+# now); .pc/, quilt's own, is left out.  The scratch tree (scratch_dir) is
+# removed at the end, pass or fail, unless --keep.
+
+QUILT_DIR=
+
+# The tree id of the base plus patches/, as git applies them: git apply
+# of every patch at once (in order, each on what the ones before it made:
+# the tree git am makes, in a second), or one at a time to name the one
+# that fails.
+series_tree() {
+	local idx p patches=()
+	idx=$BUILD/quilt-git.index
+	for p in $(series); do patches+=("$TOP/patches/$p"); done
+	rm -f "$idx"
+	GIT_INDEX_FILE=$idx git_t read-tree base
+	if ! GIT_INDEX_FILE=$idx git_t apply --cached "${patches[@]}" 2>/dev/null; then
+		GIT_INDEX_FILE=$idx git_t read-tree base
+		for p in "${patches[@]}"; do
+			GIT_INDEX_FILE=$idx git_t apply --cached "$p" ||
+				die "patches/${p##*/} does not apply with git apply"
+		done
+	fi
+	GIT_INDEX_FILE=$idx git_t write-tree
+	rm -f "$idx"
+}
+
+quilt_unpack() {
+	tar -xf "$(tarball)" -C "$QUILT_DIR" --strip-components=1
+}
+
+# quilt push -a --fuzz=0, with no quiltrc and none of the user's settings.
+# Any line of its output but the expected ones fails the check.
+quilt_push() {
+	local log=$BUILD/quilt.log bad
+	if ! (cd "$QUILT_DIR" && env -u QUILT_PUSH_ARGS -u QUILT_PATCH_OPTS -u QUILTRC \
+		QUILT_PATCHES="$TOP/patches" QUILT_SERIES=series QUILT_PC=.pc \
+		quilt --quiltrc=/dev/null push -a --fuzz=0) >"$log" 2>&1; then
+		grep -v -e '^patching file ' -e '^Applying patch ' -e '^$' "$log" | indent '  ' | tail -n 20
+		die "quilt push -a --fuzz=0 failed at patches/$(sed -n 's|^Applying patch ||p' "$log" | tail -n 1 | sed 's|.*/||') (log: $log; --keep keeps quilt's tree)"
+	fi
+	bad=$(grep -v -e '^patching file ' -e '^Applying patch ' -e '^Now at patch ' -e '^$' "$log" || true)
+	if [ -n "$bad" ]; then
+		awk '/^Applying patch /{ p = $3; sub(".*/", "", p); next } !/^(patching file |Now at patch |$)/{ print "  " p ": " $0 }' "$log"
+		die "quilt applied the series, but not cleanly (offsets or other warnings above): ./kt tree --reset && ./kt export writes patches/ anew (log: $log)"
+	fi
+	[ "$(grep -c '^Applying patch ' "$log")" = "$(series | wc -l)" ] ||
+		die "quilt applied $(grep -c '^Applying patch ' "$log") patches, patches/series has $(series | wc -l) (log: $log)"
+	say "quilt push -a --fuzz=0: $(series | wc -l) patches, no fuzz, no offset"
+}
+
+# Every file of the quilt tree against the tree git makes: an index of
+# git's tree, refreshed against the quilt tree (hashing, writing nothing).
+quilt_compare() {
+	local want idx diffs extra
+	want=$(series_tree)
+	idx=$BUILD/quilt-cmp.index
+	rm -f "$idx"
+	GIT_INDEX_FILE=$idx git_t read-tree "$want"
+	diffs=$(cd "$QUILT_DIR" && export GIT_DIR="$TREE/.git" GIT_WORK_TREE="$QUILT_DIR" GIT_INDEX_FILE="$idx" &&
+		{ git update-index -q --refresh >/dev/null || true; } && git diff-files --name-status)
+	extra=$(cd "$QUILT_DIR" && GIT_DIR="$TREE/.git" GIT_WORK_TREE="$QUILT_DIR" GIT_INDEX_FILE="$idx" \
+		git ls-files --others --exclude=/.pc/)
+	rm -f "$idx"
+	if [ -n "$diffs$extra" ]; then
+		[ -z "$diffs" ] || indent '  ' <<<"$diffs" | head -n 20
+		[ -z "$extra" ] || indent "  only in quilt's tree: " <<<"$extra" | head -n 20
+		die "quilt's tree and git's ($want) differ (M: content or mode, D: missing in quilt's tree; --keep keeps quilt's tree)"
+	fi
+	say "quilt's tree equals git's: $(git_t ls-tree -r "$want" | wc -l) files, tree $want"
+}
+
+cmd_quilt_check() {
+	local keep=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--keep) keep=1 ;;
+		*) die "unknown option '$1' (./kt help)" ;;
+		esac
+		shift
+	done
+	need $PKGS_BASE quilt
+	if ! [ -d "$TREE/.git" ]; then phase unpack make_tree; fi
+	[ "$(git_t log -1 --format=%s base)" = "$(base_subject "$BASE_VERSION")" ] ||
+		die "$TREE's base is $(git_t log -1 --format=%s base), not $BASE_VERSION as base.conf says: ./kt tree --reset"
+	cmd_fetch
+	QUILT_DIR=$(scratch_dir quilt)
+	if [ $keep = 1 ]; then
+		say "quilt's tree: $QUILT_DIR (--keep: remove it when done)"
+	else
+		remove_on_exit "$QUILT_DIR"
+	fi
+	phase "quilt: unpack" quilt_unpack
+	phase "quilt push" quilt_push
+	phase "quilt: compare" quilt_compare
+	timings
 }
