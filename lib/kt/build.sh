@@ -7,11 +7,15 @@
 
 # --- kernel config and build -------------------------------------------
 
+# The fragments of a flavour, in the order they are merged: a later one
+# overrides an earlier one's setting of an option.  The default flavour has
+# KVM as modules, as distributions build it; the debug one has it built in,
+# so that both ways are tested.
 fragments() {
 	local f
 	for f in base kvm selftests; do echo "$TOP/configs/$f.config"; done
 	case $1 in
-	default) ;;
+	default) echo "$TOP/configs/modules.config" ;;
 	debug) echo "$TOP/configs/debug.config" ;;
 	*) die "unknown flavour '$1' (flavours: $FLAVOURS)" ;;
 	esac
@@ -28,35 +32,40 @@ timeout_scale() {
 	esac
 }
 
-# Every option a fragment asks for must be in the final .config.  With
-# KT_KNOWN_ONLY=TREE (bisect), options that TREE's Kconfig does not define
-# yet are skipped: a fragment may ask for what a later patch adds.
+# Every option the fragments ask for must be in the final .config, as the
+# last fragment that sets it asks.  With KT_KNOWN_ONLY=TREE (bisect),
+# options that TREE's Kconfig does not define yet are skipped: a fragment
+# may ask for what a later patch adds.
 check_config() {
-	local cfg=$1 frag line opt bad="" known=""
+	local cfg=$1 line opt bad="" known=""
+	local -A want=()
 	shift
 	if [ -n "${KT_KNOWN_ONLY:-}" ]; then
 		known=$(grep -rhoE --include='Kconfig*' '^(menu)?config [A-Za-z0-9_]+' "$KT_KNOWN_ONLY" |
 			awk '{ print "CONFIG_" $2 }' | sort -u)
 	fi
-	for frag in "$@"; do
-		while IFS= read -r line; do
-			opt=${line#\# }
-			opt=${opt%%[= ]*}
-			if [ -n "$known" ] && [[ $opt == CONFIG_* ]] && ! grep -qxF "$opt" <<<"$known"; then
-				continue
-			fi
-			case $line in
-			"# CONFIG_"*" is not set")
-				opt=${line#\# }
-				opt=${opt%% *}
-				grep -q "^$opt=" "$cfg" && bad+="  $line (got: $(grep "^$opt=" "$cfg"))"$'\n'
-				;;
-			CONFIG_*=*)
-				grep -qxF "$line" "$cfg" ||
-					bad+="  $line (got: $(grep -e "^${line%%=*}=" -e "# ${line%%=*} is" "$cfg" || echo unset))"$'\n'
-				;;
-			esac
-		done <"$frag"
+	while IFS= read -r line; do
+		case $line in
+		"# CONFIG_"*" is not set") opt=${line#\# } ;;
+		CONFIG_*=*) opt=$line ;;
+		*) continue ;;
+		esac
+		want[${opt%%[= ]*}]=$line
+	done < <(cat "$@")
+	for opt in "${!want[@]}"; do
+		line=${want[$opt]}
+		if [ -n "$known" ] && ! grep -qxF "$opt" <<<"$known"; then
+			continue
+		fi
+		case $line in
+		"# "*)
+			grep -q "^$opt=" "$cfg" && bad+="  $line (got: $(grep "^$opt=" "$cfg"))"$'\n'
+			;;
+		*)
+			grep -qxF "$line" "$cfg" ||
+				bad+="  $line (got: $(grep -e "^$opt=" -e "# $opt is" "$cfg" || echo unset))"$'\n'
+			;;
+		esac
 	done
 	[ -z "$bad" ] || die "options that did not take in $cfg:"$'\n'"$bad"
 }
@@ -84,11 +93,22 @@ cc_var() {
 	command -v ccache >/dev/null && echo "CC=ccache gcc" || echo "CC=gcc"
 }
 
+# modular OUT: whether the kernel configured in OUT has KVM as modules.
+modular() { grep -qs '^CONFIG_KVM=m' "$1/.config"; }
+
+# What to build in OUT: the bzImage, and the modules if it has any
+# (modpost then fails on a symbol a module uses that is not exported).
+kernel_targets() {
+	echo bzImage
+	if modular "$1"; then echo modules; fi
+}
+
 kbuild() {
 	local flavour=$1 out
 	out=$(outdir "$flavour")
-	make -s -C "$TREE" O="$out" -j"$JOBS" "$(cc_var)" bzImage
-	say "kernel ($flavour): $out/arch/x86/boot/bzImage"
+	# shellcheck disable=SC2046 # one word a target
+	make -s -C "$TREE" O="$out" -j"$JOBS" "$(cc_var)" $(kernel_targets "$out")
+	say "kernel ($flavour): $out/arch/x86/boot/bzImage$(modular "$out" && echo ", KVM as modules")"
 }
 
 build_flavour() {

@@ -8,59 +8,110 @@
 
 LIST=$TOP/tests/kvm-selftests.list
 SELFTESTS=$BUILD/selftests
+# kt's own tests (tests/kt/, built): /kvm/kt/ in the VM, kt/NAME in a list.
+KT_TESTS=$BUILD/kt
 OPT_ICOUNT=0
 OPT_BENCH=0
 
 list_tests() { awk '!/^[[:space:]]*(#|$)/ { print $2 }' "$LIST"; }
+list_selftests() { list_tests | grep -v '^kt/' || true; }
 
 build_selftests() {
 	local targets=() t
 	make -s -C "$TREE" O="$BUILD/hdr" headers
-	for t in $(list_tests); do targets+=("$SELFTESTS/$t"); done
+	for t in $(list_selftests); do targets+=("$SELFTESTS/$t"); done
 	make -s -C "$TREE/tools/testing/selftests/kvm" -j"$JOBS" \
 		OUTPUT="$SELFTESTS" KHDR_INCLUDES="-isystem $BUILD/hdr/usr/include" \
 		EXTRA_CFLAGS=-static "${targets[@]}" >"$BUILD/selftests.log" 2>&1 ||
 		{ grep -E -A5 'error|Error' "$BUILD/selftests.log" | head -n 60; die "kvm selftests build failed (log: $BUILD/selftests.log)"; }
+	build_kt_tests
 }
 
-# The list a flavour's VM runs: $LIST, but for the goals of the
-# benchmarks.  A benchmark's -g enforces its goals, ratios of instruction
-# counts set on the default kernel: ./kt bench keeps it only there, under
-# icount, and drops it from the lines of the list under --wall (TCG
-# spreads the figures by 20-50%, more than the goals' margins) and on the
-# debug kernel (KASAN and lockdep weigh on every path differently).
-run_list() {
-	local out=$BUILD/bench-nogoals.list
-	if [ "$OPT_BENCH" = 1 ] && { [ "$OPT_ICOUNT" = 0 ] || [ "$1" != default ]; }; then
-		sed -E '/^[[:space:]]*#/! s/[[:space:]]-g([[:space:]]|$)/\1/g' "$LIST" >"$out"
-		echo "$out"
-	else
-		echo "$LIST"
+# tests/kt: the C programs built static against the series' uAPI headers,
+# the scripts as they are.
+build_kt_tests() {
+	local f
+	rm -rf "$KT_TESTS"
+	mkdir -p "$KT_TESTS"
+	for f in "$TOP"/tests/kt/*; do
+		case $f in
+		*.c) gcc -O2 -Wall -Werror -static -isystem "$BUILD/hdr/usr/include" \
+			-o "$KT_TESTS/$(basename "$f" .c)" "$f" ;;
+		*) cp "$f" "$KT_TESTS/" ;;
+		esac
+	done
+}
+
+# kernel_dir FLAVOUR: the build directory of the kernel to test, where its
+# .config and modules are (for --kernel, the one its bzImage is in, if it is).
+kernel_dir() {
+	if [ -z "$OPT_KERNEL" ]; then
+		outdir "$1"
+	elif [[ $OPT_KERNEL == */arch/x86/boot/bzImage ]]; then
+		echo "${OPT_KERNEL%/arch/x86/boot/bzImage}"
 	fi
 }
 
-# busybox, /init and the listed tests, packed by the tree's own
-# gen_init_cpio (it makes /dev/console without needing root); the VM runs
-# them as LISTFILE (default: $LIST) says.
+# goals_dropped FLAVOUR: whether the benchmarks' goals are dropped for it.
+# A benchmark's -g enforces its goals, ratios of instruction counts set on
+# the default kernel: ./kt bench keeps it only there, under icount, and
+# drops it under --wall (TCG spreads the figures by 20-50%, more than the
+# goals' margins) and on the debug kernel (KASAN and lockdep weigh on every
+# path differently).
+goals_dropped() {
+	[ "$OPT_BENCH" = 1 ] && { [ "$OPT_ICOUNT" = 0 ] || [ "$1" != default ]; }
+}
+
+# run_list FLAVOUR KDIR: write the list that FLAVOUR's VM runs, and print
+# its path: $LIST, without the goals where they are dropped, and without
+# kt/module_* (which load and remove the KVM modules) on a kernel with KVM
+# built in.
+run_list() {
+	local out=$BUILD/run-$1.list goals='' modules=''
+	if goals_dropped "$1"; then goals='/^[[:space:]]*#/! s/[[:space:]]-g([[:space:]]|$)/\1/g'; fi
+	if [ -z "$2" ] || ! modular "$2"; then modules='/^[[:space:]]*[0-9]+!?[[:space:]]+kt\/module_/d'; fi
+	sed -E -e "$goals" -e "$modules" "$LIST" >"$out"
+	echo "$out"
+}
+
+# initramfs FLAVOUR: the initramfs of FLAVOUR's VM.
+initramfs() { echo "$BUILD/initramfs-$1.cpio"; }
+
+# make_initramfs FLAVOUR LISTFILE KDIR: busybox, /init, the listed tests
+# and kt's, and the KVM modules if KDIR's kernel has them, packed by the
+# tree's own gen_init_cpio (it makes /dev/console without needing root);
+# the VM runs the tests as LISTFILE says.
 make_initramfs() {
-	local root=$BUILD/initramfs list=$BUILD/initramfs.files t runs=${1:-$LIST}
+	local flavour=$1 runs=$2 kdir=$3 root=$BUILD/initramfs list=$BUILD/initramfs.files t m mods=""
 	gcc -O2 -o "$BUILD/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
 	rm -rf "$root"
 	mkdir -p "$root"
 	{
-		printf 'dir /%s 0755 0 0\n' dev proc sys tmp bin kvm kvm/x86_64
+		printf 'dir /%s 0755 0 0\n' dev proc sys tmp bin kvm kvm/x86_64 kvm/kt lib lib/modules
 		echo "nod /dev/console 0600 0 0 c 5 1"
 		echo "file /init $TOP/tests/vm-init 0755 0 0"
 		echo "file /bin/busybox /bin/busybox 0755 0 0"
 		echo "file /kvm/tests.list $runs 0644 0 0"
-		for t in $(list_tests); do
+		for t in $(list_selftests); do
 			mkdir -p "$(dirname "$root/$t")"
 			strip --strip-debug -o "$root/$t" "$SELFTESTS/$t"
 			echo "file /kvm/$t $root/$t 0755 0 0"
 		done
+		for t in "$KT_TESTS"/*; do echo "file /kvm/kt/${t##*/} $t 0755 0 0"; done
+		# Every module the kernel has (kvm's, and irqbypass.ko, which
+		# kvm.ko needs): vm-init loads them (tests/kt/load_kvm).
+		if [ -n "$kdir" ] && modular "$kdir"; then
+			while read -r m; do
+				m=${m%.ko}.ko
+				strip --strip-debug -o "$root/${m##*/}" "$kdir/$m"
+				echo "file /lib/modules/${m##*/} $root/${m##*/} 0644 0 0"
+				mods+=" ${m##*/}"
+			done <"$kdir/modules.order"
+			mods=", modules:$mods"
+		fi
 	} >"$list"
-	"$BUILD/gen_init_cpio" "$list" >"$BUILD/initramfs.cpio"
-	say "initramfs: $BUILD/initramfs.cpio ($(du -m "$BUILD/initramfs.cpio" | cut -f1) MiB, $(list_tests | wc -l) tests)"
+	"$BUILD/gen_init_cpio" "$list" >"$(initramfs "$flavour")"
+	say "initramfs: $(initramfs "$flavour") ($(du -m "$(initramfs "$flavour")" | cut -f1) MiB, $(list_tests | wc -l) tests$mods)"
 }
 
 # Run the suite on one flavour's kernel (or --kernel's), as LISTFILE (the
@@ -85,7 +136,7 @@ run_suite() {
 	fi
 	# Its verdict is read from summary.json; a run with none has failed.
 	python3 "$TOP/tests/vmtest.py" --kernel "$kernel" \
-		--initrd "$BUILD/initramfs.cpio" --list "$list" \
+		--initrd "$(initramfs "$flavour")" --list "$list" \
 		--logdir "$BUILD/logs/$flavour" --flavour "$flavour" "${leak[@]}" "${OPT_VERBOSE[@]}" \
 		--timeout-scale "$(timeout_scale "$flavour")" "${mode[@]}" || true
 }
@@ -95,7 +146,7 @@ summary_field() {
 }
 
 cmd_test() {
-	local f rc=0 passed=0 failed=0 skipped=0 s list packed=
+	local f rc=0 passed=0 failed=0 skipped=0 s list kdir
 	parse_opts "$@"
 	need $PKGS_TEST
 	mkdir -p "$BUILD"
@@ -111,13 +162,12 @@ cmd_test() {
 	phase selftests build_selftests
 	for f in $OPT_FLAVOURS; do
 		[ -n "$OPT_KERNEL" ] || build_flavour "$f"
-		list=$(run_list "$f")
-		[ "$list" = "$LIST" ] ||
+		kdir=$(kernel_dir "$f")
+		list=$(run_list "$f" "$kdir")
+		if goals_dropped "$f"; then
 			say "$f: the benchmarks' goals (-g) are not enforced: only under icount on the default kernel"
-		if [ "$list" != "$packed" ]; then
-			phase initramfs make_initramfs "$list"
-			packed=$list
 		fi
+		phase "initramfs ($f)" make_initramfs "$f" "$list" "$kdir"
 		phase "vm ($f)" run_suite "$f" "$list"
 		s=$BUILD/logs/$f/summary.json
 		if [ -f "$s" ]; then
