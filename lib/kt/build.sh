@@ -103,11 +103,27 @@ kernel_targets() {
 	if modular "$1"; then echo modules; fi
 }
 
+# make_kernel SRC OUT: build the kernel configured in OUT from SRC, and
+# its modules; fail on an error or on a warning, of the compiler, objtool
+# or modpost ("WARNING: modpost: ..."), which would otherwise only scroll
+# by.  (Only what is rebuilt can warn: a warning fails the build that
+# first compiles the file.)  The output is in OUT/build.log.
+make_kernel() {
+	local src=$1 out=$2 rc=0
+	# shellcheck disable=SC2046 # one word a target
+	make -s -C "$src" O="$out" -j"$JOBS" "$(cc_var)" $(kernel_targets "$out") >"$out/build.log" 2>&1 || rc=$?
+	cat "$out/build.log"
+	[ "$rc" = 0 ] || return "$rc"
+	if grep -qi 'warning' "$out/build.log"; then
+		say "the build warns (see above; $out/build.log): a warning fails it"
+		return 1
+	fi
+}
+
 kbuild() {
 	local flavour=$1 out
 	out=$(outdir "$flavour")
-	# shellcheck disable=SC2046 # one word a target
-	make -s -C "$TREE" O="$out" -j"$JOBS" "$(cc_var)" $(kernel_targets "$out")
+	make_kernel "$TREE" "$out" || die "kernel build failed ($flavour)"
 	say "kernel ($flavour): $out/arch/x86/boot/bzImage$(modular "$out" && echo ", KVM as modules")"
 }
 

@@ -100,9 +100,7 @@ cmd_bisect() {
 		fi
 		say "[$n/$total] ${p:-base}"
 		KT_KNOWN_ONLY=$wt configure default "$wt" "$out"
-		# shellcheck disable=SC2046 # one word a target
-		make -s -C "$wt" O="$out" -j"$JOBS" "$(cc_var)" $(kernel_targets "$out") ||
-			die "[$n/$total] $p: kernel build failed"
+		make_kernel "$wt" "$out" || die "[$n/$total] $p: kernel build failed"
 		if [ -n "$p" ] && git -C "$wt" diff --quiet HEAD~1 -- tools/testing/selftests/kvm include/uapi arch/x86/include/uapi; then
 			continue
 		fi
