@@ -106,18 +106,39 @@ kernel_targets() {
 # make_kernel SRC OUT: build the kernel configured in OUT from SRC, and
 # its modules; fail on an error or on a warning, of the compiler, objtool
 # or modpost ("WARNING: modpost: ..."), which would otherwise only scroll
-# by.  (Only what is rebuilt can warn: a warning fails the build that
-# first compiles the file.)  The output is in OUT/build.log.
+# by.  The output is in OUT/build.log.
 make_kernel() {
 	local src=$1 out=$2 rc=0
 	# shellcheck disable=SC2046 # one word a target
 	make -s -C "$src" O="$out" -j"$JOBS" "$(cc_var)" $(kernel_targets "$out") >"$out/build.log" 2>&1 || rc=$?
 	cat "$out/build.log"
 	[ "$rc" = 0 ] || return "$rc"
-	if grep -qi 'warning' "$out/build.log"; then
+	if grep -qiE 'warning:' "$out/build.log"; then
+		forget_warned "$out"
 		say "the build warns (see above; $out/build.log): a warning fails it"
 		return 1
 	fi
+}
+
+# forget_warned OUT: delete what made the warnings of OUT/build.log, so
+# that the next build makes it again, and warns again, rather than pass
+# on what it finds up to date: the object of each C or assembly file a
+# compiler warning names (kbuild's .cmd files say which), the object an
+# objtool warning names, and modpost's output.  (A warning in a header
+# names the header, not a source: it stays quiet in a rebuild that does
+# not recompile a file including it.)
+forget_warned() {
+	local out=$1 src cmd obj
+	grep -oE '^[^ :]+\.[cS]:[0-9]+:[0-9]+: warning:' "$out/build.log" | cut -d: -f1 | sort -u |
+		while read -r src; do
+			grep -rlF --include='.*.cmd' ":= $src" "$out" || true
+		done | while read -r cmd; do
+			obj=${cmd##*/.}
+			rm -f "${cmd%/*}/${obj%.cmd}"
+		done
+	sed -nE 's/^([^ :]+\.o): warning: objtool:.*/\1/p' "$out/build.log" |
+		while read -r obj; do rm -f "$out/$obj"; done
+	if grep -q 'WARNING: modpost' "$out/build.log"; then rm -f "$out/Module.symvers"; fi
 }
 
 kbuild() {
