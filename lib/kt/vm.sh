@@ -67,9 +67,17 @@ goals_dropped() {
 # kt/module_* (which load and remove the KVM modules) on a kernel with KVM
 # built in.
 run_list() {
-	local out=$BUILD/run-$1.list goals='' modules=''
+	local out=$BUILD/run-$1.list goals='' modules='' why
+	local re='^[[:space:]]*[0-9]+!?[[:space:]]+kt/module_'
 	if goals_dropped "$1"; then goals='/^[[:space:]]*#/! s/[[:space:]]-g([[:space:]]|$)/\1/g'; fi
-	if [ -z "$2" ] || ! modular "$2"; then modules='/^[[:space:]]*[0-9]+!?[[:space:]]+kt\/module_/d'; fi
+	if [ -z "$2" ] || ! modular "$2"; then
+		modules="\\#$re#d"
+		if grep -qE "$re" "$LIST"; then
+			why="KVM is built into this kernel"
+			[ -n "$2" ] || why="this kernel's build directory, and so its modules, is unknown (--kernel outside one)"
+			say "$1: kt/module_* left out: $why" >&2
+		fi
+	fi
 	sed -E -e "$goals" -e "$modules" "$LIST" >"$out"
 	echo "$out"
 }
