@@ -256,14 +256,15 @@ cmd_export() {
 
 # --- rebase: the series onto another revision of the package ------------
 #
-# ./kt rebase VERSION fetches $BASE_PACKAGE=VERSION (checked against apt's
-# index), commits its tarball into $TREE as a new base commit (tagged
+# ./kt rebase VERSION fetches $BASE_PACKAGE=VERSION and $CONFIG_PACKAGE=VERSION
+# (checked against apt's index), commits its tarball into $TREE as a new base commit (tagged
 # base-VERSION), and applies patches/ onto it one patch at a time with
 # git am -3.  The series on the old base stays as branch series/OLD.  On a
 # conflict it stops, naming the patch and its files; --continue goes on
 # once they are resolved, --abort goes back.  Once every patch is in, the
-# base tag moves, base.conf gets the new version and checksums, and
-# patches/ is exported anew (so each patch carries the new base's context).
+# base tag moves, base.conf gets the new version and checksums (the base's
+# and Debian's config's), and patches/ is exported anew (so each patch
+# carries the new base's context).
 
 REBASE_STATE=$TREE/.git/kt-rebase
 REBASE_LOG=$BUILD/rebase.log
@@ -362,11 +363,13 @@ rebase_finish() {
 	sed -i -e "s/^BASE_VERSION=.*/BASE_VERSION=$version/" \
 		-e "s/^BASE_DEB_SHA256=.*/BASE_DEB_SHA256=$(rebase_state_get REB_DEB_SHA256)/" \
 		-e "s/^BASE_TARBALL_SHA256=.*/BASE_TARBALL_SHA256=$(rebase_state_get REB_TARBALL_SHA256)/" \
+		-e "s/^CONFIG_DEB_SHA256=.*/CONFIG_DEB_SHA256=$(rebase_state_get REB_CONFIG_DEB_SHA256)/" \
+		-e "s/^CONFIG_FILE_SHA256=.*/CONFIG_FILE_SHA256=$(rebase_state_get REB_CONFIG_FILE_SHA256)/" \
 		"$TOP/base.conf"
 	# shellcheck source=base.conf
 	. "$TOP/base.conf"
 	[ "$BASE_VERSION" = "$version" ] || die "could not rewrite $TOP/base.conf"
-	say "base.conf: $BASE_PACKAGE $BASE_VERSION (was $from)"
+	say "base.conf: $BASE_PACKAGE and $CONFIG_PACKAGE $BASE_VERSION (was $from)"
 	# The state goes only once patches/ is written: if the export fails,
 	# --continue runs this again.
 	REBASE_FINISHING=1 cmd_export
@@ -383,7 +386,7 @@ rebase_finish() {
 }
 
 rebase_start() {
-	local version=$1 from=$BASE_VERSION new_base old_head touched tagged=
+	local version=$1 from=$BASE_VERSION new_base old_head touched base_deb tagged=
 	[[ $version =~ ^[0-9][0-9a-z.+~-]*$ ]] || die "'$version' is not a Debian version (e.g. 6.1.192-3)"
 	rebase_in_progress && die "a rebase to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
 	if [ "$version" = "$BASE_VERSION" ]; then
@@ -392,6 +395,11 @@ rebase_start() {
 	fi
 	phase fetch fetch_pkg "$version" "" ""
 	say "$BASE_PACKAGE $version: .deb sha256 $FETCHED_DEB_SHA256 (as apt's index), tarball sha256 $FETCHED_TARBALL_SHA256"
+	base_deb=$FETCHED_DEB_SHA256
+	# Debian's config of that version too, which base.conf pins with the
+	# base (build --config debian).
+	phase "fetch config" fetch_config "$version" "" ""
+	say "$CONFIG_PACKAGE $version: .deb sha256 $FETCHED_DEB_SHA256 (as apt's index), config sha256 $FETCHED_CONFIG_SHA256"
 	if [ -d "$TREE/.git" ]; then
 		git_am_in_progress && die "git am is in progress in $TREE: finish or abort it first"
 		ensure_tree 0
@@ -418,8 +426,10 @@ rebase_start() {
 	cat >"$REBASE_STATE" <<-STATE
 	REB_VERSION=$version
 	REB_FROM=$from
-	REB_DEB_SHA256=$FETCHED_DEB_SHA256
+	REB_DEB_SHA256=$base_deb
 	REB_TARBALL_SHA256=$FETCHED_TARBALL_SHA256
+	REB_CONFIG_DEB_SHA256=$FETCHED_DEB_SHA256
+	REB_CONFIG_FILE_SHA256=$FETCHED_CONFIG_SHA256
 	REB_BASE=$new_base
 	REB_ORIG=$old_head
 	REB_NEXT=1
