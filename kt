@@ -11,6 +11,7 @@
 #   build.sh   config fragments and kernels: build
 #   vm.sh      selftests and the test VM: test, bench
 #   checks.sh  checks of the series: lint, bisect, quilt-check
+#   debian.sh  Debian's own config: build --config debian
 set -euo pipefail
 
 TOP=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
@@ -27,6 +28,11 @@ JOBS=${KT_JOBS:-$(nproc)}
 PKGS_BASE="ca-certificates git xz-utils"
 PKGS_BUILD="build-essential bc bison flex libelf-dev libssl-dev python3 perl"
 PKGS_TEST="qemu-system-x86 busybox-static"
+# Debian's config: pahole for its BTF options (without it, Kconfig turns
+# them off); its packages: bindeb-pkg's build dependencies, and openssl for
+# the module signing key.
+PKGS_DEBIAN="dwarves"
+PKGS_DEB="rsync kmod cpio dpkg-dev fakeroot openssl"
 
 # shellcheck source=lib/kt/common.sh
 . "$TOP/lib/kt/common.sh"
@@ -38,6 +44,8 @@ PKGS_TEST="qemu-system-x86 busybox-static"
 . "$TOP/lib/kt/vm.sh"
 # shellcheck source=lib/kt/checks.sh
 . "$TOP/lib/kt/checks.sh"
+# shellcheck source=lib/kt/debian.sh
+. "$TOP/lib/kt/debian.sh"
 
 # --- main --------------------------------------------------------------
 
@@ -46,6 +54,12 @@ usage() {
 usage: ./kt COMMAND [options]
 
   build [--flavour F]   build the patched kernel (bzImage) - the main job
+  build --config debian [--series-objects]
+                        with Debian's amd64 config (pinned linux-config-6.1),
+                        plus the series' options at their defaults: make
+                        bindeb-pkg, packages in build/out/; or compile only the
+                        objects of the C files the series changes, failing on
+                        any warning (CI)
   test  [--flavour F]   build kernel + kvm selftests, run them in a QEMU VM
   bench [--flavour F] [--wall]
                         the same for tests/bench.list, printing the figures,
@@ -77,7 +91,7 @@ main() {
 	local cmd=${1:-help}
 	[ $# -gt 0 ] && shift
 	case $cmd in
-	build) cmd_build "$@" ;;
+	build) if wants_config "$@"; then cmd_build_config "$@"; else cmd_build "$@"; fi ;;
 	test) cmd_test "$@" ;;
 	bench) cmd_bench "$@" ;;
 	tree) need $PKGS_BASE; cmd_tree "$@" ;;

@@ -5,7 +5,7 @@
 # tree (build/linux: the base, then patches/ applied with git am), export
 # (patches/ from the tree's commits), rebase (the series onto another
 # revision of the package), and the series helpers the other commands use
-# (series, git_t, ensure_tree).  Sourced by ./kt.
+# (series, git_t, ensure_tree, fetch_deb).  Sourced by ./kt.
 
 # --- the pinned base ---------------------------------------------------
 
@@ -13,65 +13,80 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 tarball() { echo "$DL/$BASE_PACKAGE-${1:-$BASE_VERSION}.tar.xz"; }
 
-# The SHA256 of $BASE_PACKAGE=VERSION's .deb in apt's package index (which
-# apt checked against the archive's signed Release file), or nothing.
+# The SHA256 of the .deb that apt's package index (which apt checked
+# against the archive's signed Release file) lists for SPEC
+# (PACKAGE=VERSION or PACKAGE:ARCH=VERSION), or nothing.
 apt_deb_sha256() {
-	apt-cache show "$BASE_PACKAGE=$1" 2>/dev/null | sed -n 's/^SHA256: *//p' | sort -u
+	apt-cache show "$1" 2>/dev/null | sed -n 's/^SHA256: *//p' | sort -u
 }
 
-# fetch_pkg VERSION DEB_SHA256 TARBALL_SHA256: download $BASE_PACKAGE=VERSION
-# with apt-get, check both checksums and leave the kernel tarball in $DL.
-# Nothing is unpacked until both match.  With empty checksums (a revision
-# base.conf does not pin yet: rebase) the .deb must be the one apt's index
-# lists, that package at that version; both checksums are then left in
-# FETCHED_DEB_SHA256 and FETCHED_TARBALL_SHA256 for base.conf.
+# fetch_deb PACKAGE ARCH VERSION DEB_SHA256: download PACKAGE=VERSION with
+# apt-get into $DL, unless it is there already, check its checksum, and
+# leave its path in DEB.  ARCH is the package's (all, or amd64 for one
+# built per architecture), and apt is asked for that architecture's.  With
+# an empty checksum (a revision base.conf does not pin yet: rebase) the
+# .deb must be the one apt's index lists, and its control file must name
+# that package, version and architecture; the checksum is left in
+# FETCHED_DEB_SHA256 for base.conf.
+fetch_deb() {
+	local pkg=$1 arch=$2 version=$3 want_deb=$4 spec got tmp field pins="base.conf pins" pinned=1
+	spec=$pkg=$version
+	[ "$arch" = all ] || spec=$pkg:$arch=$version
+	if [ -z "$want_deb" ]; then
+		pinned=0
+		pins="apt's index lists"
+		want_deb=$(apt_deb_sha256 "$spec")
+		if [ -z "$want_deb" ]; then
+			as_root apt-get update -q >/dev/null 2>&1 || true
+			want_deb=$(apt_deb_sha256 "$spec")
+		fi
+		[ -n "$want_deb" ] || die "apt knows no $spec; it has: $(apt-cache madison "$pkg" 2>/dev/null | awk '{ print $3 }' | paste -sd ' ')"
+		[ "$(wc -l <<<"$want_deb")" = 1 ] || die "apt lists $spec with different checksums: $(tr '\n' ' ' <<<"$want_deb")"
+	fi
+	mkdir -p "$DL"
+	DEB="$DL/${pkg}_${version}_$arch.deb"
+	if ! [ -f "$DEB" ] || [ "$(sha256_of "$DEB")" != "$want_deb" ]; then
+		tmp=$(mktemp -d "$DL/apt.XXXXXX")
+		say "downloading $spec with apt-get"
+		if ! (cd "$tmp" && apt-get download -q "$spec") >/dev/null 2>&1; then
+			as_root apt-get update -q >/dev/null 2>&1 || true
+			(cd "$tmp" && apt-get download -q "$spec" >/dev/null) ||
+				{ rm -rf "$tmp"; die "apt cannot get $spec ($pins it); is Debian 12's security archive in sources.list?"; }
+		fi
+		mv "$tmp"/*.deb "$DEB.part" && rm -rf "$tmp"
+		got=$(sha256_of "$DEB.part")
+		if [ "$got" != "$want_deb" ]; then
+			rm -f "$DEB.part"
+			die "checksum mismatch for $pkg $version .deb: got $got, $pins $want_deb"
+		fi
+		mv "$DEB.part" "$DEB"
+	fi
+	if [ $pinned = 0 ]; then
+		field=$(dpkg-deb -f "$DEB" Package Version Architecture | tr '\n' ' ')
+		[ "$field" = "Package: $pkg Version: $version Architecture: $arch " ] ||
+			die "$DEB is not $pkg $version for $arch: its control file says $field"
+	fi
+	FETCHED_DEB_SHA256=$want_deb
+}
+
+# fetch_pkg VERSION DEB_SHA256 TARBALL_SHA256: fetch_deb $BASE_PACKAGE=VERSION,
+# check the kernel tarball inside it and leave it in $DL.  Nothing is
+# unpacked until both checksums match.  With empty checksums (rebase) both
+# are left in FETCHED_DEB_SHA256 and FETCHED_TARBALL_SHA256 for base.conf.
 fetch_pkg() {
-	local version=$1 want_deb=$2 want_tb=$3 tb deb got tmp field pins="base.conf pins"
+	local version=$1 want_deb=$2 want_tb=$3 tb got
 	tb=$(tarball "$version")
 	if [ -n "$want_tb" ] && [ -f "$tb" ] && [ "$(sha256_of "$tb")" = "$want_tb" ]; then
 		return 0
 	fi
-	if [ -z "$want_deb" ]; then
-		pins="apt's index lists"
-		want_deb=$(apt_deb_sha256 "$version")
-		if [ -z "$want_deb" ]; then
-			as_root apt-get update -q >/dev/null 2>&1 || true
-			want_deb=$(apt_deb_sha256 "$version")
-		fi
-		[ -n "$want_deb" ] || die "apt knows no $BASE_PACKAGE=$version; it has: $(apt-cache madison "$BASE_PACKAGE" 2>/dev/null | awk '{ print $3 }' | paste -sd ' ')"
-		[ "$(wc -l <<<"$want_deb")" = 1 ] || die "apt lists $BASE_PACKAGE=$version with different checksums: $(tr '\n' ' ' <<<"$want_deb")"
-	fi
-	mkdir -p "$DL"
-	deb="$DL/${BASE_PACKAGE}_${version}_all.deb"
-	if ! [ -f "$deb" ] || [ "$(sha256_of "$deb")" != "$want_deb" ]; then
-		tmp=$(mktemp -d "$DL/apt.XXXXXX")
-		say "downloading $BASE_PACKAGE=$version with apt-get"
-		if ! (cd "$tmp" && apt-get download -q "$BASE_PACKAGE=$version") >/dev/null 2>&1; then
-			as_root apt-get update -q >/dev/null 2>&1 || true
-			(cd "$tmp" && apt-get download -q "$BASE_PACKAGE=$version" >/dev/null) ||
-				{ rm -rf "$tmp"; die "apt cannot get $BASE_PACKAGE=$version ($pins it); is Debian 12's security archive in sources.list?"; }
-		fi
-		mv "$tmp"/*.deb "$deb.part" && rm -rf "$tmp"
-		got=$(sha256_of "$deb.part")
-		if [ "$got" != "$want_deb" ]; then
-			rm -f "$deb.part"
-			die "checksum mismatch for $BASE_PACKAGE $version .deb: got $got, $pins $want_deb"
-		fi
-		mv "$deb.part" "$deb"
-	fi
-	if [ -z "$want_tb" ]; then
-		field=$(dpkg-deb -f "$deb" Package Version | tr '\n' ' ')
-		[ "$field" = "Package: $BASE_PACKAGE Version: $version " ] ||
-			die "$deb is not $BASE_PACKAGE $version: its control file says $field"
-	fi
-	dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/src/$BASE_PACKAGE.tar.xz" >"$tb.part"
+	fetch_deb "$BASE_PACKAGE" all "$version" "$want_deb"
+	dpkg-deb --fsys-tarfile "$DEB" | tar -xO "./usr/src/$BASE_PACKAGE.tar.xz" >"$tb.part"
 	got=$(sha256_of "$tb.part")
 	if [ -n "$want_tb" ] && [ "$got" != "$want_tb" ]; then
 		rm -f "$tb.part"
-		die "checksum mismatch for the tarball in $deb: got $got, base.conf pins $want_tb"
+		die "checksum mismatch for the tarball in $DEB: got $got, base.conf pins $want_tb"
 	fi
 	mv "$tb.part" "$tb"
-	FETCHED_DEB_SHA256=$want_deb
 	FETCHED_TARBALL_SHA256=$got
 	say "base: $tb (sha256 ok)"
 }
@@ -241,14 +256,15 @@ cmd_export() {
 
 # --- rebase: the series onto another revision of the package ------------
 #
-# ./kt rebase VERSION fetches $BASE_PACKAGE=VERSION (checked against apt's
-# index), commits its tarball into $TREE as a new base commit (tagged
+# ./kt rebase VERSION fetches $BASE_PACKAGE=VERSION and $CONFIG_PACKAGE=VERSION
+# (checked against apt's index), commits its tarball into $TREE as a new base commit (tagged
 # base-VERSION), and applies patches/ onto it one patch at a time with
 # git am -3.  The series on the old base stays as branch series/OLD.  On a
 # conflict it stops, naming the patch and its files; --continue goes on
 # once they are resolved, --abort goes back.  Once every patch is in, the
-# base tag moves, base.conf gets the new version and checksums, and
-# patches/ is exported anew (so each patch carries the new base's context).
+# base tag moves, base.conf gets the new version and checksums (the base's
+# and Debian's config's), and patches/ is exported anew (so each patch
+# carries the new base's context).
 
 REBASE_STATE=$TREE/.git/kt-rebase
 REBASE_LOG=$BUILD/rebase.log
@@ -347,11 +363,13 @@ rebase_finish() {
 	sed -i -e "s/^BASE_VERSION=.*/BASE_VERSION=$version/" \
 		-e "s/^BASE_DEB_SHA256=.*/BASE_DEB_SHA256=$(rebase_state_get REB_DEB_SHA256)/" \
 		-e "s/^BASE_TARBALL_SHA256=.*/BASE_TARBALL_SHA256=$(rebase_state_get REB_TARBALL_SHA256)/" \
+		-e "s/^CONFIG_DEB_SHA256=.*/CONFIG_DEB_SHA256=$(rebase_state_get REB_CONFIG_DEB_SHA256)/" \
+		-e "s/^CONFIG_FILE_SHA256=.*/CONFIG_FILE_SHA256=$(rebase_state_get REB_CONFIG_FILE_SHA256)/" \
 		"$TOP/base.conf"
 	# shellcheck source=base.conf
 	. "$TOP/base.conf"
 	[ "$BASE_VERSION" = "$version" ] || die "could not rewrite $TOP/base.conf"
-	say "base.conf: $BASE_PACKAGE $BASE_VERSION (was $from)"
+	say "base.conf: $BASE_PACKAGE and $CONFIG_PACKAGE $BASE_VERSION (was $from)"
 	# The state goes only once patches/ is written: if the export fails,
 	# --continue runs this again.
 	REBASE_FINISHING=1 cmd_export
@@ -368,7 +386,7 @@ rebase_finish() {
 }
 
 rebase_start() {
-	local version=$1 from=$BASE_VERSION new_base old_head touched tagged=
+	local version=$1 from=$BASE_VERSION new_base old_head touched base_deb tagged=
 	[[ $version =~ ^[0-9][0-9a-z.+~-]*$ ]] || die "'$version' is not a Debian version (e.g. 6.1.192-3)"
 	rebase_in_progress && die "a rebase to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
 	if [ "$version" = "$BASE_VERSION" ]; then
@@ -377,6 +395,11 @@ rebase_start() {
 	fi
 	phase fetch fetch_pkg "$version" "" ""
 	say "$BASE_PACKAGE $version: .deb sha256 $FETCHED_DEB_SHA256 (as apt's index), tarball sha256 $FETCHED_TARBALL_SHA256"
+	base_deb=$FETCHED_DEB_SHA256
+	# Debian's config of that version too, which base.conf pins with the
+	# base (build --config debian).
+	phase "fetch config" fetch_config "$version" "" ""
+	say "$CONFIG_PACKAGE $version: .deb sha256 $FETCHED_DEB_SHA256 (as apt's index), config sha256 $FETCHED_CONFIG_SHA256"
 	if [ -d "$TREE/.git" ]; then
 		git_am_in_progress && die "git am is in progress in $TREE: finish or abort it first"
 		ensure_tree 0
@@ -403,8 +426,10 @@ rebase_start() {
 	cat >"$REBASE_STATE" <<-STATE
 	REB_VERSION=$version
 	REB_FROM=$from
-	REB_DEB_SHA256=$FETCHED_DEB_SHA256
+	REB_DEB_SHA256=$base_deb
 	REB_TARBALL_SHA256=$FETCHED_TARBALL_SHA256
+	REB_CONFIG_DEB_SHA256=$FETCHED_DEB_SHA256
+	REB_CONFIG_FILE_SHA256=$FETCHED_CONFIG_SHA256
 	REB_BASE=$new_base
 	REB_ORIG=$old_head
 	REB_NEXT=1
