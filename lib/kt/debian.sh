@@ -15,6 +15,14 @@ DEBIAN_CONFIG_MEMBER=./usr/src/$CONFIG_PACKAGE/config.amd64_none_amd64.xz
 
 debian_config() { echo "$DL/$CONFIG_PACKAGE-${1:-$BASE_VERSION}.config.amd64"; }
 
+# A copy of the pinned config, in the repository: apt's index keeps only
+# the newest linux-config-6.1 (where it keeps several linux-source-6.1), so
+# once Debian publishes the next revision, the pinned one can no longer be
+# downloaded, and CI, which starts from nothing, would fail until a
+# rebase.  base.conf's checksum of the config holds the copy to it; rebase
+# writes the copy with base.conf.
+VENDORED_CONFIG=$TOP/configs/debian/${DEBIAN_CONFIG_MEMBER##*/}
+
 # fetch_config VERSION DEB_SHA256 FILE_SHA256: fetch_deb $CONFIG_PACKAGE of
 # VERSION (the base's version: both come from Debian's linux source
 # package), check the amd64 config in it and leave it, decompressed, in
@@ -25,6 +33,17 @@ fetch_config() {
 	cfg=$(debian_config "$version")
 	if [ -n "$want_cfg" ] && [ -f "$cfg" ] && [ "$(sha256_of "$cfg")" = "$want_cfg" ]; then
 		return 0
+	fi
+	if [ -n "$want_cfg" ] && [ -f "$VENDORED_CONFIG" ]; then
+		mkdir -p "$DL"
+		xz -dc "$VENDORED_CONFIG" >"$cfg.part"
+		if [ "$(sha256_of "$cfg.part")" = "$want_cfg" ]; then
+			mv "$cfg.part" "$cfg"
+			say "config: $cfg (from ${VENDORED_CONFIG#"$TOP"/}, sha256 ok)"
+			return 0
+		fi
+		rm -f "$cfg.part"
+		say "${VENDORED_CONFIG#"$TOP"/} is not the config base.conf pins: downloading it"
 	fi
 	fetch_deb "$CONFIG_PACKAGE" amd64 "$version" "$want_deb"
 	dpkg-deb --fsys-tarfile "$DEB" | tar -xO "$DEBIAN_CONFIG_MEMBER" | xz -d >"$cfg.part"

@@ -369,6 +369,8 @@ rebase_finish() {
 	# shellcheck source=base.conf
 	. "$TOP/base.conf"
 	[ "$BASE_VERSION" = "$version" ] || die "could not rewrite $TOP/base.conf"
+	mkdir -p "${VENDORED_CONFIG%/*}"
+	xz -9 -c "$(debian_config "$version")" >"$VENDORED_CONFIG"
 	say "base.conf: $BASE_PACKAGE and $CONFIG_PACKAGE $BASE_VERSION (was $from)"
 	# The state goes only once patches/ is written: if the export fails,
 	# --continue runs this again.
@@ -382,7 +384,7 @@ rebase_finish() {
 		"$(grep -c '^ *[0-9-]*: *[0-9a-f-]* ! ' <<<"$rd" || true) with changed context or text"
 	grep '^ *[0-9-]*: *[0-9a-f-]* [!<>] ' <<<"$rd" | indent 'kt:   ' || true
 	say "the old series is branch series/$from of $TREE (git range-diff base-$from..series/$from base..main)"
-	say "now: ./kt build && ./kt test, then commit base.conf and patches/"
+	say "now: ./kt build && ./kt test, then commit base.conf, ${VENDORED_CONFIG#"$TOP"/} and patches/"
 }
 
 rebase_start() {
