@@ -74,18 +74,26 @@ check_config() {
 configure() {
 	local flavour=$1 src=${2:-$TREE} out=${3:-$(outdir "$1")} frags
 	mapfile -t frags < <(fragments "$flavour")
-	mkdir -p "$out"
-	[ -f "$out/.config" ] && cp -p "$out/.config" "$out/.config.prev"
+	config_save "$out"
 	(cd "$src" && scripts/kconfig/merge_config.sh -n -O "$out" "${frags[@]}") >"$out/merge_config.log" 2>&1 ||
 		{ cat "$out/merge_config.log"; die "merge_config.sh failed"; }
 	make -s -C "$src" O="$out" olddefconfig >/dev/null
 	check_config "$out/.config" "${frags[@]}"
-	# Keep the old file (and its mtime) when nothing changed, so an
-	# unchanged config does not make kbuild re-sync.
-	if [ -f "$out/.config.prev" ] && cmp -s "$out/.config" "$out/.config.prev"; then
-		mv "$out/.config.prev" "$out/.config"
+	config_keep_if_same "$out"
+}
+
+# config_save OUT, then config_keep_if_same OUT once OUT/.config is made
+# anew: keep the old file (and its mtime) when nothing changed, so that
+# an unchanged config does not make kbuild re-sync.
+config_save() {
+	mkdir -p "$1"
+	if [ -f "$1/.config" ]; then cp -p "$1/.config" "$1/.config.prev"; fi
+}
+config_keep_if_same() {
+	if [ -f "$1/.config.prev" ] && cmp -s "$1/.config" "$1/.config.prev"; then
+		mv "$1/.config.prev" "$1/.config"
 	else
-		rm -f "$out/.config.prev"
+		rm -f "$1/.config.prev"
 	fi
 }
 

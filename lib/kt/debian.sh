@@ -126,18 +126,11 @@ check_debian_config() {
 # configure_debian OUT: OUT/.config from Debian's config.
 configure_debian() {
 	local out=$1
-	mkdir -p "$out"
-	[ -f "$out/.config" ] && cp -p "$out/.config" "$out/.config.prev"
+	config_save "$out"
 	cp "$(debian_config)" "$out/.config"
 	make -s -C "$TREE" O="$out" olddefconfig >/dev/null
 	check_debian_config "$(debian_config)" "$out/.config"
-	# As configure does: an unchanged config keeps its mtime, so kbuild
-	# does not re-sync.
-	if [ -f "$out/.config.prev" ] && cmp -s "$out/.config" "$out/.config.prev"; then
-		mv "$out/.config.prev" "$out/.config"
-	else
-		rm -f "$out/.config.prev"
-	fi
+	config_keep_if_same "$out"
 }
 
 # --- the builds --------------------------------------------------------
