@@ -206,7 +206,7 @@ $files"
 # or tests work that was never exported.
 ensure_tree() {
 	local as_is=$1
-	if ! [ -d "$TREE/.git" ]; then
+	if ! [ -e "$TREE/.git" ]; then
 		make_tree
 		return
 	fi
@@ -223,7 +223,7 @@ ensure_tree() {
 cmd_tree() {
 	local reset=0
 	[ "${1:-}" = --reset ] && reset=1
-	if [ -d "$TREE/.git" ]; then
+	if [ -e "$TREE/.git" ]; then
 		[ $reset = 1 ] || { say "$TREE exists (./kt tree --reset to make it anew)"; return 0; }
 		[ -z "$(git_t status --porcelain -uno)" ] ||
 			die "$TREE has uncommitted changes; commit or discard them first"
@@ -237,7 +237,7 @@ cmd_tree() {
 
 cmd_export() {
 	local tmp
-	[ -d "$TREE/.git" ] || die "no tree at $TREE (./kt tree)"
+	[ -e "$TREE/.git" ] || die "no tree at $TREE (./kt tree)"
 	if rebase_in_progress && [ -z "${REBASE_FINISHING:-}" ]; then
 		die "a rebase of $TREE to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
 	fi
@@ -402,7 +402,7 @@ rebase_start() {
 	# base (build --config debian).
 	phase "fetch config" fetch_config "$version" "" ""
 	say "$CONFIG_PACKAGE $version: .deb sha256 $FETCHED_DEB_SHA256 (as apt's index), config sha256 $FETCHED_CONFIG_SHA256"
-	if [ -d "$TREE/.git" ]; then
+	if [ -e "$TREE/.git" ]; then
 		git_am_in_progress && die "git am is in progress in $TREE: finish or abort it first"
 		ensure_tree 0
 	else

@@ -162,7 +162,7 @@ cmd_test() {
 		{ cat "$BUILD/harness-selftest.log"; die "the harness's own self-test failed"; }
 	if [ -n "$OPT_KERNEL" ]; then
 		need $PKGS_BASE $PKGS_BUILD
-		[ -d "$TREE/.git" ] || die "no tree at $TREE for the selftests (./kt tree)"
+		[ -e "$TREE/.git" ] || die "no tree at $TREE for the selftests (./kt tree)"
 		say "kernel: $OPT_KERNEL (not built); selftests from $TREE as it is"
 	else
 		prepare_build
