@@ -64,21 +64,29 @@ goals_dropped() {
 
 # run_list FLAVOUR KDIR: write the list that FLAVOUR's VM runs, and print
 # its path: $LIST, without the goals where they are dropped, and without
-# kt/module_* (which load and remove the KVM modules) on a kernel with KVM
-# built in.
+# the tests that need what KDIR's kernel does not have.  A line
+# "# needs: CONFIG_X=v" just above a test (kt/module_lifecycle needs
+# CONFIG_KVM=m; guest_memfd_alloc_fail_test, the debug flavour's fault
+# injection) drops it, saying so, from the list of a kernel whose .config
+# lacks that line, or whose .config is unknown (--kernel outside its
+# build directory).
 run_list() {
-	local out=$BUILD/run-$1.list goals='' modules='' why
-	local re='^[[:space:]]*[0-9]+!?[[:space:]]+kt/module_'
+	local out=$BUILD/run-$1.list goals='' line need='' word
 	if goals_dropped "$1"; then goals='/^[[:space:]]*#/! s/[[:space:]]-g([[:space:]]|$)/\1/g'; fi
-	if [ -z "$2" ] || ! modular "$2"; then
-		modules="\\#$re#d"
-		if grep -qE "$re" "$LIST"; then
-			why="KVM is built into this kernel"
-			[ -n "$2" ] || why="this kernel's build directory, and so its modules, is unknown (--kernel outside one)"
-			say "$1: kt/module_* left out: $why" >&2
-		fi
-	fi
-	sed -E -e "$goals" -e "$modules" "$LIST" >"$out"
+	while IFS= read -r line; do
+		case $line in
+		"# needs: "*) need=${line#"# needs: "} ;;
+		""|"#"*) ;;
+		*)
+			if [ -n "$need" ] && ! grep -qsx "$need" "${2:-/nonexistent}/.config"; then
+				read -r _ word _ <<<"$line"
+				say "$1: $word left out: it needs $need, which this kernel${2:+ has not}${2:- is not known to have (its build directory is unknown)}" >&2
+				line="# left out (needs $need): $line"
+			fi
+			need='' ;;
+		esac
+		printf '%s\n' "$line"
+	done <"$LIST" | sed -E -e "$goals" >"$out"
 	echo "$out"
 }
 
