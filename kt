@@ -9,7 +9,7 @@
 #   common.sh  messages, phase times, Debian packages
 #   tree.sh    the base and the tree: fetch, tree, export, rebase
 #   build.sh   config fragments and kernels: build
-#   vm.sh      selftests and the test VM: test, bench
+#   vm.sh      selftests and the test VM: test, bench, soak
 #   checks.sh  checks of the series: lint, bisect, quilt-check
 #   debian.sh  Debian's own config: build --config debian
 set -euo pipefail
@@ -65,6 +65,10 @@ usage: ./kt COMMAND [options]
                         the same for tests/bench.list, printing the figures,
                         timed by instruction count (QEMU -icount) unless --wall;
                         goals (-g) only under icount on the default kernel
+  soak  [--flavour F] [--minutes N] [--seed S]
+                        the race soak (guest_memfd_stress_test) alone, for N
+                        minutes (default 10), its counts printed; S repeats
+                        a run's choices (each run prints its seed)
   tree [--reset]        make build/linux: the pinned base + patches/ (git am)
   export                regenerate patches/ from build/linux's commits
   fetch                 download and verify the pinned base tarball
@@ -94,6 +98,7 @@ main() {
 	build) if wants_config "$@"; then cmd_build_config "$@"; else cmd_build "$@"; fi ;;
 	test) cmd_test "$@" ;;
 	bench) cmd_bench "$@" ;;
+	soak) cmd_soak "$@" ;;
 	tree) need $PKGS_BASE; cmd_tree "$@" ;;
 	export) cmd_export "$@" ;;
 	fetch) cmd_fetch ;;

@@ -2,7 +2,8 @@
 # shellcheck shell=bash
 #
 # kt, the VM and its tests: the kvm selftests build, the initramfs, the
-# QEMU run of a list (tests/vmtest.py), test and bench.  Sourced by ./kt.
+# QEMU run of a list (tests/vmtest.py), test, bench and soak.  Sourced by
+# ./kt.
 
 # --- selftests and the test VM -----------------------------------------
 
@@ -220,5 +221,33 @@ cmd_bench() {
 		esac
 		shift
 	done
+	cmd_test --verbose "${args[@]}"
+}
+
+# The race soak, x86_64/guest_memfd_stress_test, alone and longer than the
+# suite's minute: --minutes N (default 10), --seed S to repeat a run's
+# choices (the test prints its seed).  Its timeout is its time plus two
+# minutes for setup and teardown, scaled by the flavour's as any list's.
+# The other options are test's.
+cmd_soak() {
+	local args=() minutes=10 seed='' secs
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--minutes=*) minutes=${1#*=} ;;
+		--minutes) shift; minutes=${1:-} ;;
+		--seed=*) seed=${1#*=} ;;
+		--seed) shift; seed=${1:-} ;;
+		--list | --list=*) die "soak runs its own list" ;;
+		*) args+=("$1") ;;
+		esac
+		shift
+	done
+	[[ $minutes =~ ^[1-9][0-9]*$ ]] || die "--minutes: a whole number, at least 1"
+	[ -z "$seed" ] || [[ $seed =~ ^[0-9]+$ ]] || die "--seed: a number"
+	secs=$((minutes * 60))
+	mkdir -p "$BUILD"
+	LIST=$BUILD/soak.list
+	printf '%d! x86_64/guest_memfd_stress_test -d %d%s\n' \
+		$((secs + 120)) "$secs" "${seed:+ -s $seed}" >"$LIST"
 	cmd_test --verbose "${args[@]}"
 }
