@@ -68,7 +68,7 @@ sparse_touched() {
 cmd_lint() {
 	LINT_BAD=0
 	need $PKGS_BASE $PKGS_BUILD
-	if ! [ -d "$TREE/.git" ]; then phase unpack make_tree; fi
+	if ! [ -e "$TREE/.git" ]; then phase unpack make_tree; fi
 	ensure_tree 0
 	phase checkpatch checkpatch_all
 	phase sparse sparse_touched
@@ -82,7 +82,7 @@ cmd_lint() {
 cmd_bisect() {
 	local wt=$BUILD/bisect out=$BUILD/out/bisect p n=0 total
 	need $PKGS_BASE $PKGS_BUILD
-	if ! [ -d "$TREE/.git" ]; then phase unpack make_tree; fi
+	if ! [ -e "$TREE/.git" ]; then phase unpack make_tree; fi
 	git_ident
 	if [ -d "$wt" ]; then
 		git -C "$wt" am --abort >/dev/null 2>&1 || true
@@ -224,7 +224,7 @@ cmd_quilt_check() {
 		shift
 	done
 	need $PKGS_BASE quilt
-	if ! [ -d "$TREE/.git" ]; then phase unpack make_tree; fi
+	if ! [ -e "$TREE/.git" ]; then phase unpack make_tree; fi
 	[ "$(git_t log -1 --format=%s base)" = "$(base_subject "$BASE_VERSION")" ] ||
 		die "$TREE's base is $(git_t log -1 --format=%s base), not $BASE_VERSION as base.conf says: ./kt tree --reset"
 	cmd_fetch

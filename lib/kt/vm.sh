@@ -247,7 +247,7 @@ cmd_soak() {
 	secs=$((minutes * 60))
 	mkdir -p "$BUILD"
 	LIST=$BUILD/soak.list
-	printf '%d! x86_64/guest_memfd_stress_test -d %d%s\n' \
+	printf '%d! x86_64/guest_memfd_stress_test -d %d -w 90%s\n' \
 		$((secs + 120)) "$secs" "${seed:+ -s $seed}" >"$LIST"
 	cmd_test --verbose "${args[@]}"
 }
