@@ -72,7 +72,7 @@ goals_dropped() {
 # lacks that line, or whose .config is unknown (--kernel outside its
 # build directory).
 run_list() {
-	local out=$BUILD/run-$1.list goals='' line need='' word
+	local out=$BUILD/run-$1.list goals='' line need='' word why
 	if goals_dropped "$1"; then goals='/^[[:space:]]*#/! s/[[:space:]]-g([[:space:]]|$)/\1/g'; fi
 	while IFS= read -r line; do
 		case $line in
@@ -81,7 +81,9 @@ run_list() {
 		*)
 			if [ -n "$need" ] && ! grep -qsx "$need" "${2:-/nonexistent}/.config"; then
 				read -r _ word _ <<<"$line"
-				say "$1: $word left out: it needs $need, which this kernel${2:+ has not}${2:- is not known to have (its build directory is unknown)}" >&2
+				why="this kernel has not"
+				[ -n "$2" ] || why="this kernel's build directory, and so its .config, is unknown (--kernel outside one)"
+				say "$1: $word left out: it needs $need; $why" >&2
 				line="# left out (needs $need): $line"
 			fi
 			need='' ;;
