@@ -29,7 +29,7 @@ VENDORED_CONFIG=$TOP/configs/debian/${DEBIAN_CONFIG_MEMBER##*/}
 # $DL.  With empty checksums (rebase) they are left in FETCHED_DEB_SHA256
 # and FETCHED_CONFIG_SHA256 for base.conf.
 fetch_config() {
-	local version=$1 want_deb=$2 want_cfg=$3 cfg got
+	local version=$1 want_deb=$2 want_cfg=$3 cfg
 	cfg=$(debian_config "$version")
 	if [ -n "$want_cfg" ] && [ -f "$cfg" ] && [ "$(sha256_of "$cfg")" = "$want_cfg" ]; then
 		return 0
@@ -46,15 +46,9 @@ fetch_config() {
 		say "${VENDORED_CONFIG#"$TOP"/} is not the config base.conf pins: downloading it"
 	fi
 	fetch_deb "$CONFIG_PACKAGE" amd64 "$version" "$want_deb"
-	dpkg-deb --fsys-tarfile "$DEB" | tar -xO "$DEBIAN_CONFIG_MEMBER" | xz -d >"$cfg.part"
-	got=$(sha256_of "$cfg.part")
-	if [ -n "$want_cfg" ] && [ "$got" != "$want_cfg" ]; then
-		rm -f "$cfg.part"
-		die "checksum mismatch for ${DEBIAN_CONFIG_MEMBER#./} in $DEB: got $got, base.conf pins $want_cfg"
-	fi
-	mv "$cfg.part" "$cfg"
+	extract_verified "$DEBIAN_CONFIG_MEMBER" "xz -d" "$cfg" "$want_cfg"
 	# shellcheck disable=SC2034 # read by rebase_start (tree.sh)
-	FETCHED_CONFIG_SHA256=$got
+	FETCHED_CONFIG_SHA256=$EXTRACTED_SHA256
 	say "config: $cfg (sha256 ok)"
 }
 

@@ -74,21 +74,30 @@ fetch_deb() {
 # unpacked until both checksums match.  With empty checksums (rebase) both
 # are left in FETCHED_DEB_SHA256 and FETCHED_TARBALL_SHA256 for base.conf.
 fetch_pkg() {
-	local version=$1 want_deb=$2 want_tb=$3 tb got
+	local version=$1 want_deb=$2 want_tb=$3 tb
 	tb=$(tarball "$version")
 	if [ -n "$want_tb" ] && [ -f "$tb" ] && [ "$(sha256_of "$tb")" = "$want_tb" ]; then
 		return 0
 	fi
 	fetch_deb "$BASE_PACKAGE" all "$version" "$want_deb"
-	dpkg-deb --fsys-tarfile "$DEB" | tar -xO "./usr/src/$BASE_PACKAGE.tar.xz" >"$tb.part"
-	got=$(sha256_of "$tb.part")
-	if [ -n "$want_tb" ] && [ "$got" != "$want_tb" ]; then
-		rm -f "$tb.part"
-		die "checksum mismatch for the tarball in $DEB: got $got, base.conf pins $want_tb"
-	fi
-	mv "$tb.part" "$tb"
-	FETCHED_TARBALL_SHA256=$got
+	extract_verified "./usr/src/$BASE_PACKAGE.tar.xz" cat "$tb" "$want_tb"
+	FETCHED_TARBALL_SHA256=$EXTRACTED_SHA256
 	say "base: $tb (sha256 ok)"
+}
+
+# extract_verified MEMBER FILTER OUT WANT: extract MEMBER of $DEB through
+# the command FILTER into OUT, which appears only if its sha256 is WANT (or
+# WANT is empty: rebase).  The checksum is left in EXTRACTED_SHA256.
+extract_verified() {
+	local member=$1 filter=$2 out=$3 want=$4 got
+	dpkg-deb --fsys-tarfile "$DEB" | tar -xO "$member" | $filter >"$out.part"
+	got=$(sha256_of "$out.part")
+	if [ -n "$want" ] && [ "$got" != "$want" ]; then
+		rm -f "$out.part"
+		die "checksum mismatch for ${member#./} in $DEB: got $got, base.conf pins $want"
+	fi
+	mv "$out.part" "$out"
+	EXTRACTED_SHA256=$got
 }
 
 # Download the pinned package and check it against base.conf.
