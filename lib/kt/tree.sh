@@ -270,12 +270,16 @@ cmd_export() {
 # base-VERSION), and applies patches/ onto it one patch at a time with
 # git am -3.  The series on the old base stays as branch series/OLD.  On a
 # conflict it stops, naming the patch and its files; --continue goes on
-# once they are resolved, --abort goes back.  Once every patch is in, the
+# once they are resolved, --abort goes back (from anywhere: after an
+# interrupted finish too).  Once every patch is in, the
 # base tag moves, base.conf gets the new version and checksums (the base's
 # and Debian's config's), and patches/ is exported anew (so each patch
 # carries the new base's context).
 
 REBASE_STATE=$TREE/.git/kt-rebase
+# What rebase_finish overwrites (base.conf, the kept config, patches/), as
+# it was: --abort after an interrupted finish puts it back from here.
+REBASE_SAVED=$REBASE_STATE.saved
 REBASE_LOG=$BUILD/rebase.log
 
 rebase_in_progress() { [ -f "$REBASE_STATE" ]; }
@@ -366,8 +370,16 @@ rebase_finish() {
 	from=$(rebase_state_get REB_FROM)
 	new_base=$(rebase_state_get REB_BASE)
 	old_head=$(rebase_state_get REB_ORIG)
-	total=$(series | wc -l)
 	commits=$(git_t rev-list --count "$new_base..HEAD")
+	# Saved once per rebase: after an interruption here, --continue runs
+	# this again over files already half rewritten.
+	if ! [ -d "$REBASE_SAVED" ]; then
+		rm -rf "$REBASE_SAVED.tmp"
+		mkdir -p "$REBASE_SAVED.tmp"
+		cp -a "$TOP/base.conf" "$TOP/patches" "$REBASE_SAVED.tmp/"
+		if [ -e "$VENDORED_CONFIG" ]; then cp -a "$VENDORED_CONFIG" "$REBASE_SAVED.tmp/config.xz"; fi
+		mv "$REBASE_SAVED.tmp" "$REBASE_SAVED"
+	fi
 	git_t tag -f base "$new_base" >/dev/null
 	sed -i -e "s/^BASE_VERSION=.*/BASE_VERSION=$version/" \
 		-e "s/^BASE_DEB_SHA256=.*/BASE_DEB_SHA256=$(rebase_state_get REB_DEB_SHA256)/" \
@@ -385,6 +397,8 @@ rebase_finish() {
 	# --continue runs this again.
 	REBASE_FINISHING=1 cmd_export
 	rm -f "$REBASE_STATE"
+	rm -rf "$REBASE_SAVED"
+	total=$(series | wc -l)
 	# range-diff leaves out line numbers: "=" is a patch whose hunks only
 	# moved, "!" one whose text or context changed.
 	rd=$(git_t range-diff --no-color "base-$from..$old_head" "base..HEAD" 2>/dev/null || true)
@@ -397,7 +411,7 @@ rebase_finish() {
 }
 
 rebase_start() {
-	local version=$1 from=$BASE_VERSION new_base old_head touched base_deb tagged=
+	local version=$1 from=$BASE_VERSION new_base old_head old_base touched base_deb tagged=
 	[[ $version =~ ^[0-9][0-9a-z.+~-]*$ ]] || die "'$version' is not a Debian version (e.g. 6.1.192-3)"
 	rebase_in_progress && die "a rebase to $(rebase_state_get REB_VERSION) is in progress: ./kt rebase --continue or --abort"
 	if [ "$version" = "$BASE_VERSION" ]; then
@@ -422,6 +436,7 @@ rebase_start() {
 	phase "base $version" new_base "$version"
 	new_base=$NEW_BASE
 	old_head=$(git_t rev-parse HEAD)
+	old_base=$(git_t rev-parse base)
 	say "$from -> $version: $(git_t diff --shortstat base "$new_base")"
 	touched=$(comm -12 <(git_t diff --name-only base "$new_base") <(git_t diff --name-only base "$old_head"))
 	if [ -n "$touched" ]; then
@@ -434,7 +449,9 @@ rebase_start() {
 	git_t rev-parse -q --verify "refs/tags/base-$version" >/dev/null || tagged="base-$version"
 	git_t tag -f "base-$version" "$new_base" >/dev/null
 	git_t branch -f "series/$from" "$old_head"
-	cat >"$REBASE_STATE" <<-STATE
+	rm -rf "$REBASE_SAVED" "$REBASE_SAVED.tmp"
+	# Written whole, then moved in: the state exists complete or not at all.
+	cat >"$REBASE_STATE.tmp" <<-STATE
 	REB_VERSION=$version
 	REB_FROM=$from
 	REB_DEB_SHA256=$base_deb
@@ -443,10 +460,12 @@ rebase_start() {
 	REB_CONFIG_FILE_SHA256=$FETCHED_CONFIG_SHA256
 	REB_BASE=$new_base
 	REB_ORIG=$old_head
+	REB_OLD_BASE=$old_base
 	REB_NEXT=1
 	REB_STOPPED=
 	REB_TAGGED=$tagged
 	STATE
+	mv "$REBASE_STATE.tmp" "$REBASE_STATE"
 	: >"$REBASE_LOG"
 	git_ident
 	git_t checkout -q -B main "$new_base"
@@ -481,7 +500,13 @@ rebase_continue() {
 		n=$((n + 1))
 		rebase_state_set REB_NEXT "$n"
 	fi
-	[ -n "$stopped" ] || say "resuming at [$n/$(series | wc -l)]"
+	if [ -z "$stopped" ]; then
+		if [ "$n" -le "$(series | wc -l)" ]; then
+			say "resuming at [$n/$(series | wc -l)]"
+		else
+			say "every patch is in: resuming the last step"
+		fi
+	fi
 	phase "git am -3" rebase_apply "$n"
 	rebase_finish
 }
@@ -491,10 +516,27 @@ rebase_abort() {
 	rebase_in_progress || die "no rebase in progress in $TREE"
 	from=$(rebase_state_get REB_FROM)
 	if git_am_in_progress; then git_t am --abort >/dev/null 2>&1 || git_t am --quit; fi
-	git_t checkout -q -f -B main "series/$from"
-	git_t branch -D "series/$from" >/dev/null
+	# By commit id, not by branch and tag names, which an interrupted
+	# --abort may already have deleted.
+	git_t checkout -q -f -B main "$(rebase_state_get REB_ORIG)"
+	# An interrupted rebase_finish may have moved the base tag and
+	# rewritten base.conf, the kept config and patches/.
+	git_t tag -f base "$(rebase_state_get REB_OLD_BASE)" >/dev/null
+	if [ -d "$REBASE_SAVED" ]; then
+		cp -a "$REBASE_SAVED/base.conf" "$TOP/base.conf"
+		rm -f "$TOP"/patches/*.patch "$TOP/patches/series"
+		cp -a "$REBASE_SAVED/patches/." "$TOP/patches/"
+		if [ -e "$REBASE_SAVED/config.xz" ]; then
+			cp -a "$REBASE_SAVED/config.xz" "$VENDORED_CONFIG"
+		else
+			rm -f "$VENDORED_CONFIG"
+		fi
+	fi
+	git_t branch -D "series/$from" >/dev/null 2>&1 || true
 	tag=$(rebase_state_get REB_TAGGED)
-	[ -z "$tag" ] || git_t tag -d "$tag" >/dev/null
+	[ -z "$tag" ] || git_t tag -d "$tag" >/dev/null 2>&1 || true
+	# The copy goes first: without the state it would stay behind.
+	rm -rf "$REBASE_SAVED" "$REBASE_SAVED.tmp"
 	rm -f "$REBASE_STATE"
 	say "rebase aborted: $TREE is back on $from, as patches/ has it"
 }
