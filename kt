@@ -99,7 +99,7 @@ main() {
 	test) cmd_test "$@" ;;
 	bench) cmd_bench "$@" ;;
 	soak) cmd_soak "$@" ;;
-	tree) need $PKGS_BASE; cmd_tree "$@" ;;
+	tree) need "$PKGS_BASE"; cmd_tree "$@" ;;
 	export) cmd_export "$@" ;;
 	fetch) cmd_fetch ;;
 	rebase) cmd_rebase "$@" ;;

@@ -196,7 +196,7 @@ parse_opts() {
 }
 
 prepare_build() {
-	need $PKGS_BASE $PKGS_BUILD
+	need "$PKGS_BASE" "$PKGS_BUILD"
 	if [ -d "$TREE/.git" ]; then
 		ensure_tree "$OPT_AS_IS"
 	else

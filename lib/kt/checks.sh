@@ -19,7 +19,7 @@ checkpatch_all() {
 			case $line in *": ERROR:"* | *": WARNING:"* | *": CHECK:"*) ;; *) continue ;; esac
 			total=$((total + 1))
 			type=$(sed -E 's/.*: (ERROR|WARNING|CHECK):([A-Z_0-9]+):.*/\2/' <<<"$line")
-			if [ -f "$EXCEPTIONS" ] && grep -qE "^$p[[:space:]]+$type[[:space:]]+[^[:space:]]" "$EXCEPTIONS"; then
+			if [ -f "$EXCEPTIONS" ] && grep -qE "^${p}[[:space:]]+${type}[[:space:]]+[^[:space:]]" "$EXCEPTIONS"; then
 				excused=$((excused + 1))
 				echo "  excused: $line"
 			else
@@ -67,7 +67,7 @@ sparse_touched() {
 
 cmd_lint() {
 	LINT_BAD=0
-	need $PKGS_BASE $PKGS_BUILD
+	need "$PKGS_BASE" "$PKGS_BUILD"
 	if ! [ -e "$TREE/.git" ]; then phase unpack make_tree; fi
 	ensure_tree 0
 	phase checkpatch checkpatch_all
@@ -81,7 +81,7 @@ cmd_lint() {
 # Builds are incremental, so only what a patch changes is rebuilt.
 cmd_bisect() {
 	local wt=$BUILD/bisect out=$BUILD/out/bisect p n=0 total
-	need $PKGS_BASE $PKGS_BUILD
+	need "$PKGS_BASE" "$PKGS_BUILD"
 	if ! [ -e "$TREE/.git" ]; then phase unpack make_tree; fi
 	git_ident
 	if [ -d "$wt" ]; then
@@ -223,7 +223,7 @@ cmd_quilt_check() {
 		esac
 		shift
 	done
-	need $PKGS_BASE quilt
+	need "$PKGS_BASE" quilt
 	if ! [ -e "$TREE/.git" ]; then phase unpack make_tree; fi
 	[ "$(git_t log -1 --format=%s base)" = "$(base_subject "$BASE_VERSION")" ] ||
 		die "$TREE's base is $(git_t log -1 --format=%s base), not $BASE_VERSION as base.conf says: ./kt tree --reset"

@@ -31,9 +31,11 @@ timings() {
 
 # --- dependencies ------------------------------------------------------
 
+# Each argument is a list of packages, split at spaces ($PKGS_BUILD).
 missing_pkgs() {
 	local p
-	for p in "$@"; do
+	# shellcheck disable=SC2048 # the lists are split on purpose
+	for p in $*; do
 		[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] ||
 			printf '%s ' "$p"
 	done
@@ -49,7 +51,8 @@ as_root() {
 	fi
 }
 
-# need PKG...: make sure the Debian packages are installed.
+# need PKG...: make sure the Debian packages are installed (an argument
+# may be a list: "$PKGS_BUILD").
 need() {
 	local miss
 	command -v dpkg-query >/dev/null || die "this needs a Debian 12 machine (no dpkg-query)"

@@ -215,8 +215,8 @@ cmd_build_config() {
 	[ "$config" = debian ] || die "unknown config '$config': there is debian (./kt help)"
 	out=$(debian_out)
 	prepare_build
-	need $PKGS_DEBIAN
-	[ $objects = 1 ] || need $PKGS_DEB
+	need "$PKGS_DEBIAN"
+	[ $objects = 1 ] || need "$PKGS_DEB"
 	phase "fetch config" fetch_config "$BASE_VERSION" "$CONFIG_DEB_SHA256" "$CONFIG_FILE_SHA256"
 	phase "config (debian)" configure_debian "$out"
 	if [ $objects = 1 ]; then

@@ -102,7 +102,7 @@ extract_verified() {
 
 # Download the pinned package and check it against base.conf.
 cmd_fetch() {
-	need $PKGS_BASE
+	need "$PKGS_BASE"
 	fetch_pkg "$BASE_VERSION" "$BASE_DEB_SHA256" "$BASE_TARBALL_SHA256"
 }
 
@@ -555,7 +555,7 @@ cmd_rebase() {
 		esac
 		shift
 	done
-	need $PKGS_BASE
+	need "$PKGS_BASE"
 	case $action in
 	start)
 		[ -n "$version" ] || die "./kt rebase VERSION (apt has: $(apt-cache madison "$BASE_PACKAGE" 2>/dev/null | awk '{ print $3 }' | paste -sd ' '))"

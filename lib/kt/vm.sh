@@ -167,12 +167,12 @@ summary_field() {
 cmd_test() {
 	local f rc=0 passed=0 failed=0 skipped=0 s list kdir
 	parse_opts "$@"
-	need $PKGS_TEST
+	need "$PKGS_TEST"
 	mkdir -p "$BUILD"
 	python3 "$TOP/tests/test_vmtest.py" >"$BUILD/harness-selftest.log" 2>&1 ||
 		{ cat "$BUILD/harness-selftest.log"; die "the harness's own self-test failed"; }
 	if [ -n "$OPT_KERNEL" ]; then
-		need $PKGS_BASE $PKGS_BUILD
+		need "$PKGS_BASE" "$PKGS_BUILD"
 		[ -e "$TREE/.git" ] || die "no tree at $TREE for the selftests (./kt tree)"
 		say "kernel: $OPT_KERNEL (not built); selftests from $TREE as it is"
 	else
