@@ -244,6 +244,13 @@ cmd_tree() {
 	phase unpack make_tree
 }
 
+# Make patches/ the series in DIR: kt's own files there (the patches and
+# series) go, checkpatch.exceptions stays unless DIR has one.
+replace_patches() {
+	rm -f "$TOP"/patches/*.patch "$TOP/patches/series"
+	cp "$1"/* "$TOP/patches/"
+}
+
 cmd_export() {
 	local tmp
 	[ -e "$TREE/.git" ] || die "no tree at $TREE (./kt tree)"
@@ -256,8 +263,7 @@ cmd_export() {
 	check_untracked
 	tmp=$(mktemp -d)
 	export_to "$tmp"
-	rm -f "$TOP"/patches/*.patch "$TOP/patches/series"
-	cp "$tmp"/* "$TOP/patches/"
+	replace_patches "$tmp"
 	rm -rf "$tmp"
 	say "exported $(series | wc -l) patches to patches/"
 	git -C "$TOP" status --short -- patches
@@ -477,10 +483,11 @@ rebase_start() {
 # with git am --continue or --skip), then apply the rest.  After an
 # interruption: apply the rest, from the patch that was not in yet.
 rebase_continue() {
-	local n stopped
+	local n stopped total
 	rebase_in_progress || die "no rebase in progress in $TREE"
 	n=$(rebase_state_get REB_NEXT)
 	stopped=$(rebase_state_get REB_STOPPED)
+	total=$(series | wc -l)
 	git_ident
 	if git_am_in_progress; then
 		[ -n "$stopped" ] ||
@@ -490,19 +497,19 @@ rebase_continue() {
   Then ./kt rebase --continue again, or ./kt rebase --abort."
 	fi
 	if [ -n "$stopped" ]; then
-		say "[$stopped/$(series | wc -l)] $(series_from "$stopped" | head -n 1): resolved"
+		say "[$stopped/$total] $(series_from "$stopped" | head -n 1): resolved"
 		n=$((stopped + 1))
 		rebase_state_set REB_NEXT "$n"
 		rebase_state_set REB_STOPPED ""
-	elif [ "$n" -le "$(series | wc -l)" ] &&
+	elif [ "$n" -le "$total" ] &&
 		[ "$(git_t log -1 --format=%s)" = "$(patch_subject "$(series_from "$n" | head -n 1)")" ]; then
 		# Killed between git am's commit and the state's update.
 		n=$((n + 1))
 		rebase_state_set REB_NEXT "$n"
 	fi
 	if [ -z "$stopped" ]; then
-		if [ "$n" -le "$(series | wc -l)" ]; then
-			say "resuming at [$n/$(series | wc -l)]"
+		if [ "$n" -le "$total" ]; then
+			say "resuming at [$n/$total]"
 		else
 			say "every patch is in: resuming the last step"
 		fi
@@ -524,8 +531,7 @@ rebase_abort() {
 	git_t tag -f base "$(rebase_state_get REB_OLD_BASE)" >/dev/null
 	if [ -d "$REBASE_SAVED" ]; then
 		cp -a "$REBASE_SAVED/base.conf" "$TOP/base.conf"
-		rm -f "$TOP"/patches/*.patch "$TOP/patches/series"
-		cp -a "$REBASE_SAVED/patches/." "$TOP/patches/"
+		replace_patches "$REBASE_SAVED/patches"
 		if [ -e "$REBASE_SAVED/config.xz" ]; then
 			cp -a "$REBASE_SAVED/config.xz" "$VENDORED_CONFIG"
 		else
